@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmp: a device-mapper proxy that passes every bio to one underlying device
+ * unchanged, like dm-linear, and counts it.  The counters are per mapped
+ * device and for all devices together, under /sys/module/dmp/stat/.
+ *
+ * Table line: <start> <length> dmp <device> [<offset>]
+ */
+#include <linux/blkdev.h>
+#include <linux/ctype.h>
+#include <linux/kstrtox.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "dmp.h"
+
+#define DM_MSG_PREFIX "dmp"
+
+struct dmp_target {
+	struct dm_dev *dev;
+	sector_t start;			/* on @dev */
+	struct dmp_device *dd;
+	struct dmp_counts __percpu *pcpu;	/* == dd->stats.pcpu */
+	bool count_flush;
+};
+
+/* A sector number: decimal digits only, no sign, no trailing junk. */
+static int dmp_parse_sector(const char *arg, sector_t *sector)
+{
+	unsigned long long v;
+	const char *p;
+
+	for (p = arg; *p; p++)
+		if (!isdigit(*p))
+			return -EINVAL;
+	if (kstrtoull(arg, 10, &v) || v != (sector_t)v)
+		return -EINVAL;
+	*sector = v;
+	return 0;
+}
+
+static char *dmp_device_error(int r)
+{
+	switch (r) {
+	case -ENODEV:
+		return "No such block device";
+	case -ENXIO:
+		return "Block device not present";
+	case -EOVERFLOW:
+		return "Device number out of range";
+	case -EBUSY:
+		return "Device is held exclusively by someone else";
+	case -EACCES:
+	case -EROFS:
+		return "Device cannot be opened in the table's mode";
+	default:
+		return "Device lookup failed";
+	}
+}
+
+/* Reject what device-mapper itself would only notice at resume time. */
+static int dmp_check_range(struct dm_target *ti, struct dmp_target *dt)
+{
+	struct block_device *bdev = dt->dev->bdev;
+	struct mapped_device *md = dm_table_get_md(ti->table);
+	sector_t lbs = bdev_logical_block_size(bdev) >> SECTOR_SHIFT;
+	sector_t end;
+
+	if (bdev->bd_dev == disk_devt(dm_disk(md))) {
+		ti->error = "Device cannot map onto itself";
+		return -ELOOP;
+	}
+	if (bdev_zoned_model(bdev) == BLK_ZONED_HM) {
+		ti->error = "Host-managed zoned devices are not supported";
+		return -EOPNOTSUPP;
+	}
+	if (check_add_overflow(dt->start, ti->len, &end) ||
+	    end > bdev_nr_sectors(bdev)) {
+		ti->error = "Target range exceeds the end of the device";
+		return -EINVAL;
+	}
+	if ((dt->start | ti->len) & (lbs - 1)) {
+		ti->error = "Offset or length not aligned to the device's logical block size";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Construct a dmp mapping: <dev_path> [<offset>]
+ */
+static int dmp_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct dmp_target *dt;
+	int r;
+
+	if (argc < 1 || argc > 2) {
+		ti->error = "Invalid argument count: <device> [<offset>]";
+		return -EINVAL;
+	}
+
+	dt = kzalloc(sizeof(*dt), GFP_KERNEL);
+	if (!dt) {
+		ti->error = "Cannot allocate dmp context";
+		return -ENOMEM;
+	}
+
+	if (argc == 2 && dmp_parse_sector(argv[1], &dt->start)) {
+		ti->error = "Invalid device offset";
+		r = -EINVAL;
+		goto bad;
+	}
+
+	r = dm_get_device(ti, argv[0], dm_table_get_mode(ti->table), &dt->dev);
+	if (r) {
+		ti->error = dmp_device_error(r);
+		goto bad;
+	}
+
+	r = dmp_check_range(ti, dt);
+	if (r)
+		goto bad_put;
+
+	dt->dd = dmp_device_get(ti, &dt->count_flush);
+	if (IS_ERR(dt->dd)) {
+		ti->error = "Cannot create the statistics directory";
+		r = PTR_ERR(dt->dd);
+		goto bad_put;
+	}
+	dt->pcpu = dt->dd->stats.pcpu;
+
+	ti->num_flush_bios = 1;
+	ti->num_discard_bios = 1;
+	ti->num_secure_erase_bios = 1;
+	ti->num_write_zeroes_bios = 1;
+	ti->private = dt;
+	return 0;
+
+bad_put:
+	dm_put_device(ti, dt->dev);
+bad:
+	kfree(dt);
+	return r;
+}
+
+static void dmp_dtr(struct dm_target *ti)
+{
+	struct dmp_target *dt = ti->private;
+
+	dmp_device_put(dt->dd, ti);
+	dm_put_device(ti, dt->dev);
+	kfree(dt);
+}
+
+static int dmp_map(struct dm_target *ti, struct bio *bio)
+{
+	struct dmp_target *dt = ti->private;
+
+	dmp_stats_account(dt->pcpu, bio, dt->count_flush);
+	bio_set_dev(bio, dt->dev->bdev);
+	bio->bi_iter.bi_sector = dt->start +
+		dm_target_offset(ti, bio->bi_iter.bi_sector);
+	return DM_MAPIO_REMAPPED;
+}
+
+static void dmp_status(struct dm_target *ti, status_type_t type,
+		       unsigned int status_flags, char *result,
+		       unsigned int maxlen)
+{
+	struct dmp_target *dt = ti->private;
+	struct dmp_counts c;
+	size_t sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		dmp_stats_read(&dt->dd->stats, &c);
+		dmp_counts_format(&c, result, maxlen);
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s %llu", dt->dev->name, (unsigned long long)dt->start);
+		break;
+	case STATUSTYPE_IMA:
+		DMEMIT_TARGET_NAME_VERSION(ti->type);
+		DMEMIT(",device_name=%s,start=%llu;", dt->dev->name,
+		       (unsigned long long)dt->start);
+		break;
+	}
+}
+
+static int dmp_message(struct dm_target *ti, unsigned int argc, char **argv,
+		       char *result, unsigned int maxlen)
+{
+	struct dmp_target *dt = ti->private;
+
+	if (argc == 1 && !strcmp(argv[0], "reset")) {
+		dmp_stats_reset(&dt->dd->stats);
+		return 0;
+	}
+	DMWARN_LIMIT("%s: unknown message, the only one is \"reset\"",
+		     dm_device_name(dm_table_get_md(ti->table)));
+	return -EINVAL;
+}
+
+/* A rename is not reported to targets: pick it up on every resume. */
+static void dmp_resume(struct dm_target *ti)
+{
+	struct dmp_target *dt = ti->private;
+
+	dmp_device_refresh_name(dt->dd);
+}
+
+static int dmp_prepare_ioctl(struct dm_target *ti, struct block_device **bdev)
+{
+	struct dmp_target *dt = ti->private;
+
+	*bdev = dt->dev->bdev;
+	/* Only pass ioctls through if the device sizes match exactly. */
+	if (dt->start || ti->len != bdev_nr_sectors(dt->dev->bdev))
+		return 1;
+	return 0;
+}
+
+static int dmp_iterate_devices(struct dm_target *ti,
+			       iterate_devices_callout_fn fn, void *data)
+{
+	struct dmp_target *dt = ti->private;
+
+	return fn(ti, dt->dev, dt->start, ti->len, data);
+}
+
+/*
+ * No DAX: direct access would bypass map() and go uncounted, so a dmp
+ * device always takes the bio path.
+ */
+static struct target_type dmp_target = {
+	.name = "dmp",
+	.version = {1, 0, 0},
+	.features = DM_TARGET_PASSES_INTEGRITY | DM_TARGET_NOWAIT |
+		    DM_TARGET_PASSES_CRYPTO,
+	.module = THIS_MODULE,
+	.ctr = dmp_ctr,
+	.dtr = dmp_dtr,
+	.map = dmp_map,
+	.status = dmp_status,
+	.message = dmp_message,
+	.resume = dmp_resume,
+	.prepare_ioctl = dmp_prepare_ioctl,
+	.iterate_devices = dmp_iterate_devices,
+};
+
+static int __init dmp_init(void)
+{
+	int r;
+
+	r = dmp_sysfs_init();
+	if (r) {
+		DMERR("cannot create /sys/module/dmp/stat: %d", r);
+		return r;
+	}
+	r = dm_register_target(&dmp_target);
+	if (r) {
+		DMERR("register failed %d", r);
+		dmp_sysfs_exit();
+		return r;
+	}
+	DMINFO("version %u.%u.%u loaded", dmp_target.version[0],
+	       dmp_target.version[1], dmp_target.version[2]);
+	return 0;
+}
+
+static void __exit dmp_exit(void)
+{
+	dm_unregister_target(&dmp_target);
+	dmp_sysfs_exit();
+}
+
+module_init(dmp_init);
+module_exit(dmp_exit);
+
+MODULE_DESCRIPTION(DM_NAME " proxy target that counts requests");
+MODULE_AUTHOR("dmp developers");
+MODULE_LICENSE("GPL");

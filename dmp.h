@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dmp: what the target (dmp.c) and the sysfs tree (dmp_sysfs.c) share.
+ */
+#ifndef DMP_H
+#define DMP_H
+
+#include <linux/device-mapper.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+
+#include "dmp_stats.h"
+
+/*
+ * One per mapped device that has at least one dmp target in a live or
+ * inactive table.  Reloads create new targets but keep this object, so the
+ * counters belong to the device, not to a table.  Freed by the kobject's
+ * release once the last target is gone and no sysfs reader is left.
+ */
+struct dmp_device {
+	struct kobject kobj;		/* stat/<major>:<minor> */
+	struct dmp_stats stats;
+	struct list_head list;		/* on the list of all dmp devices */
+	struct mapped_device *md;	/* valid while @refs > 0 */
+	unsigned int refs;		/* dmp targets of this device */
+	struct dm_table *flush_table;	/* see dmp_device_get() */
+	char name[DM_NAME_LEN];		/* dm name at the last load or resume */
+	bool linked;			/* stat/<name> points to @kobj */
+};
+
+struct dmp_device *dmp_device_get(struct dm_target *ti, bool *count_flush);
+void dmp_device_put(struct dmp_device *dd, struct dm_target *ti);
+void dmp_device_refresh_name(struct dmp_device *dd);
+
+int dmp_sysfs_init(void);
+void dmp_sysfs_exit(void);
+
+#endif /* DMP_H */

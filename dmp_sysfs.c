@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The /sys/module/dmp/stat tree:
+ *
+ *   stat/<major>:<minor>/   one directory per mapped device with a dmp table
+ *   stat/<dm-name>          symlink to that directory
+ *   stat/all/               every request through any dmp device
+ *
+ * Locking: dmp_tree_lock serialises the device list, the directories, the
+ * links and the names; it is held across kobject_del(), which waits for
+ * running show()/store() calls, so no show() or store() may take it.
+ * dmp_all_lock protects what readers of "all" and "name" need: the list
+ * walk, the names, the counts of removed devices and the baseline of "all".
+ * It nests inside dmp_tree_lock and is never held while sysfs nodes go away.
+ */
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+
+#include "dmp.h"
+
+#define DM_MSG_PREFIX "dmp"
+
+static DEFINE_MUTEX(dmp_tree_lock);
+static DEFINE_MUTEX(dmp_all_lock);
+static LIST_HEAD(dmp_devices);
+
+static struct kobject *dmp_stat_kobj;	/* stat/ */
+static struct kobject *dmp_all_kobj;	/* stat/all/ */
+static struct dmp_counts dmp_retired;	/* raw counts of removed devices */
+static struct dmp_counts dmp_all_base;	/* "all" at its last reset */
+
+static struct dmp_device *to_dmp_device(struct kobject *kobj)
+{
+	return container_of(kobj, struct dmp_device, kobj);
+}
+
+/* Every request since load: live devices, removed ones, minus the reset. */
+static void dmp_all_raw(struct dmp_counts *c)
+{
+	struct dmp_device *dd;
+	struct dmp_counts raw;
+
+	lockdep_assert_held(&dmp_all_lock);
+	*c = dmp_retired;
+	list_for_each_entry(dd, &dmp_devices, list) {
+		dmp_stats_sum(&dd->stats, &raw);
+		dmp_counts_add(c, &raw);
+	}
+}
+
+static void dmp_node_read(struct kobject *kobj, struct dmp_counts *c)
+{
+	if (kobj != dmp_all_kobj) {
+		dmp_stats_read(&to_dmp_device(kobj)->stats, c);
+		return;
+	}
+	mutex_lock(&dmp_all_lock);
+	dmp_all_raw(c);
+	dmp_counts_sub(c, &dmp_all_base);
+	mutex_unlock(&dmp_all_lock);
+}
+
+static void dmp_node_reset(struct kobject *kobj)
+{
+	if (kobj != dmp_all_kobj) {
+		dmp_stats_reset(&to_dmp_device(kobj)->stats);
+		return;
+	}
+	mutex_lock(&dmp_all_lock);
+	dmp_all_raw(&dmp_all_base);
+	mutex_unlock(&dmp_all_lock);
+}
+
+struct dmp_attr {
+	struct kobj_attribute attr;
+	enum dmp_value value;
+};
+
+static ssize_t dmp_value_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	struct dmp_attr *a = container_of(attr, struct dmp_attr, attr);
+	struct dmp_counts c;
+
+	dmp_node_read(kobj, &c);
+	return sysfs_emit(buf, "%llu\n", dmp_counts_value(&c, a->value));
+}
+
+#define DMP_VALUE_ATTR(_name, _value)					\
+static struct dmp_attr dmp_attr_##_name = {				\
+	.attr = __ATTR(_name, 0444, dmp_value_show, NULL),		\
+	.value = (_value),						\
+}
+
+DMP_VALUE_ATTR(read_reqs, DMP_V_READ_REQS);
+DMP_VALUE_ATTR(write_reqs, DMP_V_WRITE_REQS);
+DMP_VALUE_ATTR(total_reqs, DMP_V_TOTAL_REQS);
+DMP_VALUE_ATTR(read_bytes, DMP_V_READ_BYTES);
+DMP_VALUE_ATTR(write_bytes, DMP_V_WRITE_BYTES);
+DMP_VALUE_ATTR(total_bytes, DMP_V_TOTAL_BYTES);
+DMP_VALUE_ATTR(read_avg_size, DMP_V_READ_AVG_SIZE);
+DMP_VALUE_ATTR(write_avg_size, DMP_V_WRITE_AVG_SIZE);
+DMP_VALUE_ATTR(total_avg_size, DMP_V_TOTAL_AVG_SIZE);
+DMP_VALUE_ATTR(flush_reqs, DMP_V_FLUSH_REQS);
+DMP_VALUE_ATTR(discard_reqs, DMP_V_DISCARD_REQS);
+DMP_VALUE_ATTR(discard_bytes, DMP_V_DISCARD_BYTES);
+
+/* All raw counters of one moment on one line, as "dmsetup status" prints. */
+static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	struct dmp_counts c;
+	int n;
+
+	dmp_node_read(kobj, &c);
+	n = dmp_counts_format(&c, buf, PAGE_SIZE - 1);
+	buf[n++] = '\n';
+	return n;
+}
+
+static ssize_t reset_store(struct kobject *kobj, struct kobj_attribute *attr,
+			   const char *buf, size_t count)
+{
+	if (!sysfs_streq(buf, "1"))
+		return -EINVAL;
+	dmp_node_reset(kobj);
+	return count;
+}
+
+static ssize_t name_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	ssize_t n;
+
+	mutex_lock(&dmp_all_lock);
+	n = sysfs_emit(buf, "%s\n", to_dmp_device(kobj)->name);
+	mutex_unlock(&dmp_all_lock);
+	return n;
+}
+
+static struct kobj_attribute dmp_attr_stat = __ATTR_RO(stat);
+static struct kobj_attribute dmp_attr_reset = __ATTR_WO(reset);
+static struct kobj_attribute dmp_attr_name = __ATTR_RO(name);
+
+static struct attribute *dmp_common_attrs[] = {
+	&dmp_attr_read_reqs.attr.attr,
+	&dmp_attr_write_reqs.attr.attr,
+	&dmp_attr_total_reqs.attr.attr,
+	&dmp_attr_read_bytes.attr.attr,
+	&dmp_attr_write_bytes.attr.attr,
+	&dmp_attr_total_bytes.attr.attr,
+	&dmp_attr_read_avg_size.attr.attr,
+	&dmp_attr_write_avg_size.attr.attr,
+	&dmp_attr_total_avg_size.attr.attr,
+	&dmp_attr_flush_reqs.attr.attr,
+	&dmp_attr_discard_reqs.attr.attr,
+	&dmp_attr_discard_bytes.attr.attr,
+	&dmp_attr_stat.attr,
+	&dmp_attr_reset.attr,
+	NULL
+};
+
+static const struct attribute_group dmp_common_group = {
+	.attrs = dmp_common_attrs,
+};
+
+static struct attribute *dmp_dev_attrs[] = {
+	&dmp_attr_name.attr,
+	NULL
+};
+
+static const struct attribute_group dmp_dev_group = {
+	.attrs = dmp_dev_attrs,
+};
+
+static const struct attribute_group *dmp_dev_groups[] = {
+	&dmp_common_group,
+	&dmp_dev_group,
+	NULL
+};
+
+static const struct attribute_group *dmp_all_groups[] = {
+	&dmp_common_group,
+	NULL
+};
+
+/* Runs once the directory is gone and the last reader has left it. */
+static void dmp_dev_release(struct kobject *kobj)
+{
+	struct dmp_device *dd = to_dmp_device(kobj);
+
+	dmp_stats_exit(&dd->stats);
+	kfree(dd);
+}
+
+static const struct kobj_type dmp_dev_ktype = {
+	.release = dmp_dev_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = dmp_dev_groups,
+};
+
+static void dmp_all_release(struct kobject *kobj)
+{
+	kfree(kobj);
+}
+
+static const struct kobj_type dmp_all_ktype = {
+	.release = dmp_all_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = dmp_all_groups,
+};
+
+static struct dmp_device *dmp_find(struct mapped_device *md)
+{
+	struct dmp_device *dd;
+
+	list_for_each_entry(dd, &dmp_devices, list)
+		if (dd->md == md)
+			return dd;
+	return NULL;
+}
+
+/* The device whose link is called @name, if any. */
+static struct dmp_device *dmp_link_holder(const char *name)
+{
+	struct dmp_device *dd;
+
+	list_for_each_entry(dd, &dmp_devices, list)
+		if (dd->linked && !strcmp(dd->name, name))
+			return dd;
+	return NULL;
+}
+
+static bool dmp_name_is_dir(const char *name)
+{
+	struct dmp_device *dd;
+
+	if (!strcmp(name, "all") || !strcmp(name, ".") || !strcmp(name, ".."))
+		return true;
+	list_for_each_entry(dd, &dmp_devices, list)
+		if (!strcmp(kobject_name(&dd->kobj), name))
+			return true;
+	return false;
+}
+
+/* Give @dd the link stat/<dd->name> if that name is free; warn if not. */
+static void dmp_link(struct dmp_device *dd, bool warn)
+{
+	const char *dir = kobject_name(&dd->kobj);
+	struct dmp_device *holder;
+	int r;
+
+	lockdep_assert_held(&dmp_tree_lock);
+	if (dd->linked || !dd->name[0])
+		return;
+	if (dmp_name_is_dir(dd->name)) {
+		if (warn)
+			DMWARN("%s: no link: name \"%s\" is a directory of stat/",
+			       dir, dd->name);
+		return;
+	}
+	holder = dmp_link_holder(dd->name);
+	if (holder) {
+		if (warn)
+			DMWARN("%s: no link: stat/%s still belongs to %s",
+			       dir, dd->name, kobject_name(&holder->kobj));
+		return;
+	}
+	r = sysfs_create_link(dmp_stat_kobj, &dd->kobj, dd->name);
+	if (r) {
+		DMWARN("%s: cannot link stat/%s: %d", dir, dd->name, r);
+		return;
+	}
+	dd->linked = true;
+}
+
+static void dmp_drop_link(struct dmp_device *dd)
+{
+	lockdep_assert_held(&dmp_tree_lock);
+	if (!dd->linked)
+		return;
+	sysfs_remove_link(dmp_stat_kobj, dd->name);
+	dd->linked = false;
+}
+
+/*
+ * Drop the link of @dd, then hand the name to a device that asked for it
+ * while it was taken (a rename swap, or a new device with an old name).
+ */
+static void dmp_unlink(struct dmp_device *dd)
+{
+	struct dmp_device *other;
+
+	if (!dd->linked)
+		return;
+	dmp_drop_link(dd);
+	list_for_each_entry(other, &dmp_devices, list) {
+		if (other != dd && !other->linked &&
+		    !strcmp(other->name, dd->name)) {
+			dmp_link(other, false);
+			break;
+		}
+	}
+}
+
+static void dmp_set_name(struct dmp_device *dd, const char *name)
+{
+	mutex_lock(&dmp_all_lock);
+	strscpy(dd->name, name, sizeof(dd->name));
+	mutex_unlock(&dmp_all_lock);
+}
+
+/*
+ * Device-mapper does not tell targets about "dmsetup rename", so the link
+ * catches up here, on every table load (ctr) and resume of the device.
+ */
+static void dmp_refresh_name(struct dmp_device *dd)
+{
+	char name[DM_NAME_LEN];
+
+	lockdep_assert_held(&dmp_tree_lock);
+	if (dm_copy_name_and_uuid(dd->md, name, NULL))
+		return;		/* being removed */
+	if (!strcmp(name, dd->name))
+		return;
+	dmp_unlink(dd);
+	dmp_set_name(dd, name);
+	dmp_link(dd, true);
+}
+
+void dmp_device_refresh_name(struct dmp_device *dd)
+{
+	mutex_lock(&dmp_tree_lock);
+	dmp_refresh_name(dd);
+	mutex_unlock(&dmp_tree_lock);
+}
+
+static struct dmp_device *dmp_device_create(struct mapped_device *md)
+{
+	dev_t devt = disk_devt(dm_disk(md));
+	struct dmp_device *dd, *holder;
+	char dir[16];
+	int r;
+
+	lockdep_assert_held(&dmp_tree_lock);
+	dd = kzalloc(sizeof(*dd), GFP_KERNEL);
+	if (!dd)
+		return ERR_PTR(-ENOMEM);
+	r = dmp_stats_init(&dd->stats);
+	if (r) {
+		kfree(dd);
+		return ERR_PTR(r);
+	}
+	dd->md = md;
+	dd->refs = 1;
+	if (dm_copy_name_and_uuid(md, dd->name, NULL))
+		dd->name[0] = '\0';
+
+	/* The directory name is the stable one: it wins over a link. */
+	snprintf(dir, sizeof(dir), "%u:%u", MAJOR(devt), MINOR(devt));
+	holder = dmp_link_holder(dir);
+	if (holder) {
+		DMWARN("%s: link %s removed: the name is now a directory",
+		       kobject_name(&holder->kobj), dir);
+		dmp_drop_link(holder);
+	}
+
+	r = kobject_init_and_add(&dd->kobj, &dmp_dev_ktype, dmp_stat_kobj,
+				 "%s", dir);
+	if (r) {
+		kobject_put(&dd->kobj);
+		return ERR_PTR(r);
+	}
+
+	mutex_lock(&dmp_all_lock);
+	list_add_tail(&dd->list, &dmp_devices);
+	mutex_unlock(&dmp_all_lock);
+	dmp_link(dd, true);
+	DMINFO("%s: created, name \"%s\"", dir, dd->name);
+	return dd;
+}
+
+/*
+ * Called by every dmp target's ctr.  The first dmp target that a table
+ * constructs for a device is the one that counts that table's empty flushes
+ * (*@count_flush), so a table with several dmp segments counts each once.
+ */
+struct dmp_device *dmp_device_get(struct dm_target *ti, bool *count_flush)
+{
+	struct mapped_device *md = dm_table_get_md(ti->table);
+	struct dmp_device *dd;
+
+	mutex_lock(&dmp_tree_lock);
+	dd = dmp_find(md);
+	if (dd) {
+		dd->refs++;
+		dmp_refresh_name(dd);
+	} else {
+		dd = dmp_device_create(md);
+	}
+	if (!IS_ERR(dd)) {
+		*count_flush = dd->flush_table != ti->table;
+		dd->flush_table = ti->table;
+	}
+	mutex_unlock(&dmp_tree_lock);
+	return dd;
+}
+
+/*
+ * Called by every dmp target's dtr.  When the last one goes, the device's
+ * counts move into "all", then its link and directory are removed; readers
+ * still inside a show() are waited for by kobject_del().
+ */
+void dmp_device_put(struct dmp_device *dd, struct dm_target *ti)
+{
+	struct dmp_counts raw;
+
+	mutex_lock(&dmp_tree_lock);
+	if (dd->flush_table == ti->table)
+		dd->flush_table = NULL;
+	if (--dd->refs) {
+		mutex_unlock(&dmp_tree_lock);
+		return;
+	}
+
+	mutex_lock(&dmp_all_lock);
+	list_del(&dd->list);
+	dmp_stats_sum(&dd->stats, &raw);
+	dmp_counts_add(&dmp_retired, &raw);
+	mutex_unlock(&dmp_all_lock);
+
+	dmp_unlink(dd);
+	DMINFO("%s: removed, name \"%s\"", kobject_name(&dd->kobj), dd->name);
+	kobject_del(&dd->kobj);
+	mutex_unlock(&dmp_tree_lock);
+	kobject_put(&dd->kobj);
+}
+
+int dmp_sysfs_init(void)
+{
+	int r;
+
+	dmp_stat_kobj = kobject_create_and_add("stat", &THIS_MODULE->mkobj.kobj);
+	if (!dmp_stat_kobj)
+		return -ENOMEM;
+
+	dmp_all_kobj = kzalloc(sizeof(*dmp_all_kobj), GFP_KERNEL);
+	if (!dmp_all_kobj) {
+		r = -ENOMEM;
+		goto bad;
+	}
+	r = kobject_init_and_add(dmp_all_kobj, &dmp_all_ktype, dmp_stat_kobj,
+				 "all");
+	if (r) {
+		kobject_put(dmp_all_kobj);
+		goto bad;
+	}
+	return 0;
+
+bad:
+	kobject_put(dmp_stat_kobj);
+	return r;
+}
+
+/* Only reached when no dmp table exists: each one holds a module reference. */
+void dmp_sysfs_exit(void)
+{
+	kobject_put(dmp_all_kobj);
+	kobject_put(dmp_stat_kobj);
+}

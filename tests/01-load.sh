@@ -1,0 +1,36 @@
+#!/bin/bash
+# DESCRIPTION: load and unload: dmsetup lists the target, stat/all starts at
+# zero with the documented modes, and rmmod leaves nothing under /sys/module.
+. "$(dirname "$0")/lib.sh"
+
+attrs="read_reqs write_reqs total_reqs read_bytes write_bytes total_bytes
+read_avg_size write_avg_size total_avg_size flush_reqs discard_reqs discard_bytes"
+
+# Start from a fresh load, so that "all" has seen nothing.
+rmmod dmp
+[ ! -e /sys/module/dmp ] || fail "/sys/module/dmp still there after rmmod"
+dmesg_mark
+insmod "$DMP_KO"
+
+assert_match "$(dmsetup targets)" "(^|$'\n')dmp +v1\.[0-9]+\.[0-9]+" "dmsetup targets"
+assert_match "$(dmesg_since)" "device-mapper: dmp: version 1\.[0-9]+\.[0-9]+ loaded" "load message"
+
+[ -d "$DMP_STAT/all" ] || fail "no $DMP_STAT/all"
+for a in $attrs; do
+	assert_eq "$(all_get "$a")" 0 "all/$a"
+	assert_eq "$(stat -c %a "$DMP_STAT/all/$a")" 444 "mode of all/$a"
+done
+assert_eq "$(cat "$DMP_STAT/all/stat")" "0 0 0 0 0 0 0" "all/stat"
+assert_eq "$(stat -c %a "$DMP_STAT/all/reset")" 200 "mode of all/reset"
+assert_eq "$(ls "$DMP_STAT")" all "entries of stat/"
+
+# The module must unload cleanly after a device came and went.
+dev=$(backing_dev 8)
+dmp_create load1 "$dev"
+[ -d "$(stat_dir load1)" ] || fail "no directory for load1"
+must_fail rmmod dmp >/dev/null
+dm_remove load1
+rmmod dmp
+[ ! -e /sys/module/dmp ] || fail "/sys/module/dmp still there after rmmod"
+assert_eq "$(dmsetup targets | grep -c '^dmp ' || true)" 0 "dmp in dmsetup targets after rmmod"
+insmod "$DMP_KO"

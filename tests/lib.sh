@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers shared by the dmp tests.  A test is a bash script that sources this
+# file, does one thing, and exits 0 when it passed.  Everything a test creates
+# through these helpers (dm devices, loop devices, files, mounts) is removed
+# when it exits, whatever the outcome.
+#
+# shellcheck shell=bash
+
+set -euo pipefail
+
+DMP_STAT=/sys/module/dmp/stat
+DMP_SRC=${DMP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+DMP_KO=${DMP_KO:-$DMP_SRC/dmp.ko}
+# Counts of long loops are divided by this on slow (sanitizer) kernels.
+DMP_SCALE=${DMP_SCALE:-1}
+DMP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dmp-test.XXXXXX")
+
+_dm_names=()
+_loops=()
+_mounts=()
+_nullbs=()
+_pids=()
+
+log() { echo "# $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+assert_eq() {	# actual expected what
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+	echo "ok: $3 = $1"
+}
+
+assert_gt() {	# actual limit what
+	[ "$1" -gt "$2" ] || fail "$3: got $1, expected more than $2"
+	echo "ok: $3 = $1 > $2"
+}
+
+assert_match() {	# text regex what
+	[[ $1 =~ $2 ]] || fail "$3: '$1' does not match /$2/"
+	echo "ok: $3 matches /$2/"
+}
+
+# Run a command that must fail; print its output.
+must_fail() {
+	local out
+	if out=$("$@" 2>&1); then
+		fail "expected failure: $*"
+	fi
+	echo "$out"
+}
+
+scaled() { echo $(( ($1 + DMP_SCALE - 1) / DMP_SCALE )); }
+
+dmp_modprobe() { modprobe ${DMP_MODROOT:+-d "$DMP_MODROOT"} "$@"; }
+dmp_loaded() { [ -d /sys/module/dmp ]; }
+dmp_load() { dmp_loaded || insmod "$DMP_KO"; }
+dmp_refcnt() { cat /sys/module/dmp/refcnt; }
+
+# Mark the kernel log, so that dmesg_since can show what came after.
+dmesg_mark() {
+	_dmesg_mark=$(dmesg | wc -l)
+}
+dmesg_since() { dmesg | tail -n +"$((_dmesg_mark + 1))"; }
+
+# A loop device over a sparse file of SIZE_MB MiB, removed at exit.
+backing_dev() {
+	local f dev
+	f=$(mktemp "$DMP_TMP/backing.XXXXXX")
+	truncate -s "${1}M" "$f"
+	dev=$(losetup -f --show "$f")
+	_loops+=("$dev")
+	echo "$dev"
+}
+
+# A memory-backed null_blk device of SIZE_MB MiB (with discard), removed at exit.
+nullb_dev() {
+	local size=$1 dir name
+	shift
+	dmp_modprobe null_blk nr_devices=0 2>/dev/null || true
+	name=dmpt$$_${#_nullbs[@]}
+	dir=/sys/kernel/config/nullb/$name
+	mkdir "$dir"
+	echo "$size" >"$dir/size"
+	echo 1 >"$dir/memory_backed"
+	echo 1 >"$dir/discard"
+	local kv
+	for kv in "$@"; do
+		echo "${kv#*=}" >"$dir/${kv%%=*}"
+	done
+	echo 1 >"$dir/power"
+	_nullbs+=("$dir")
+	echo "/dev/$name"
+}
+
+sectors_of() { blockdev --getsz "$1"; }
+
+dm_create() {	# name table
+	dmsetup create "$1" --table "$2"
+	_dm_names+=("$1")
+}
+
+# dmp_create NAME DEV [OFFSET [SECTORS]]
+dmp_create() {
+	local off=${3:-0} len=${4:-}
+	[ -n "$len" ] || len=$(($(sectors_of "$2") - off))
+	dm_create "$1" "0 $len dmp $2 $off"
+}
+
+dm_remove() {
+	dmsetup remove "$1"
+	local n kept=()
+	for n in "${_dm_names[@]}"; do
+		[ "$n" = "$1" ] || kept+=("$n")
+	done
+	_dm_names=("${kept[@]}")
+}
+
+dm_devt() { dmsetup info -c --noheadings -o major,minor --separator : "$1"; }
+dm_node() { echo "/dev/mapper/$1"; }
+dm_block() { readlink -f "/sys/dev/block/$(dm_devt "$1")"; }
+
+# The statistics directory of a device, by major:minor.
+stat_dir() { echo "$DMP_STAT/$(dm_devt "$1")"; }
+stat_get() { cat "$(stat_dir "$1")/$2"; }	# name attr
+all_get() { cat "$DMP_STAT/all/$1"; }
+
+# Field N (1-based) of the dm device's /sys/block/dm-N/stat.
+blk_stat() { awk -v f="$2" '{ print $f }' "$(dm_block "$1")/stat"; }
+
+# run_fio OUT.json fio-args...  (JSON only in the file; fio may print notes
+# before it, so the parser starts at the first "{")
+run_fio() {
+	local out=$1
+	shift
+	fio --output-format=json --output="$out.raw" "$@"
+	sed -n '/^{/,$p' "$out.raw" >"$out"
+}
+
+# fio_get OUT.json JQ-EXPRESSION  (e.g. '.jobs[0].read.total_ios')
+fio_get() { jq -r "$2" "$1"; }
+
+# Start a command in the background; it is killed at exit if still running.
+bg() {
+	"$@" &
+	_pids+=($!)
+}
+
+_cleanup() {
+	local rc=$? i p
+	set +e
+	for p in "${_pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do
+		umount "${_mounts[i]}" 2>/dev/null
+	done
+	for ((i = ${#_dm_names[@]} - 1; i >= 0; i--)); do
+		dmsetup remove --retry "${_dm_names[i]}" >/dev/null 2>&1
+	done
+	for p in "${_loops[@]}"; do
+		losetup -d "$p" 2>/dev/null
+	done
+	for p in "${_nullbs[@]}"; do
+		echo 0 >"$p/power" 2>/dev/null
+		rmdir "$p" 2>/dev/null
+	done
+	rm -rf "$DMP_TMP"
+	exit $rc
+}
+trap _cleanup EXIT
