@@ -286,24 +286,26 @@ static void dmp_drop_link(struct dmp_device *dd)
 	dd->linked = false;
 }
 
-/*
- * Drop the link of @dd, then hand the name to a device that asked for it
- * while it was taken (a rename swap, or a new device with an old name).
- */
+/* Give the free name @name to a device (not @from) that was refused it. */
+static void dmp_give_name(const char *name, struct dmp_device *from)
+{
+	struct dmp_device *dd;
+
+	list_for_each_entry(dd, &dmp_devices, list) {
+		if (dd != from && !dd->linked && !strcmp(dd->name, name)) {
+			dmp_link(dd, false);
+			return;
+		}
+	}
+}
+
+/* Drop the link of @dd and hand its name on (a rename swap, an old name). */
 static void dmp_unlink(struct dmp_device *dd)
 {
-	struct dmp_device *other;
-
 	if (!dd->linked)
 		return;
 	dmp_drop_link(dd);
-	list_for_each_entry(other, &dmp_devices, list) {
-		if (other != dd && !other->linked &&
-		    !strcmp(other->name, dd->name)) {
-			dmp_link(other, false);
-			break;
-		}
-	}
+	dmp_give_name(dd->name, dd);
 }
 
 static void dmp_set_name(struct dmp_device *dd, const char *name)
@@ -435,6 +437,8 @@ void dmp_device_put(struct dmp_device *dd, struct dm_target *ti)
 	dmp_unlink(dd);
 	DMINFO("%s: removed, name \"%s\"", kobject_name(&dd->kobj), dd->name);
 	kobject_del(&dd->kobj);
+	/* A device named like this directory can have its link now. */
+	dmp_give_name(kobject_name(&dd->kobj), dd);
 	mutex_unlock(&dmp_tree_lock);
 	kobject_put(&dd->kobj);
 }

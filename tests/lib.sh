@@ -132,7 +132,11 @@ blk_stat() { awk -v f="$2" '{ print $f }' "$(dm_block "$1")/stat"; }
 run_fio() {
 	local out=$1
 	shift
-	fio --output-format=json --output="$out.raw" "$@"
+	# Explicit: errexit does not apply inside a function called before ||.
+	fio --output-format=json --output="$out.raw" "$@" || {
+		cat "$out.raw" >&2
+		fail "fio failed: $*"
+	}
 	sed -n '/^{/,$p' "$out.raw" >"$out"
 }
 
@@ -169,3 +173,42 @@ _cleanup() {
 	exit $rc
 }
 trap _cleanup EXIT
+
+# --- helpers for tests 05-10
+
+# The counter attributes of every stat directory (stat/<maj:min>/ and all/).
+DMP_COUNTERS="read_reqs write_reqs total_reqs read_bytes write_bytes total_bytes
+read_avg_size write_avg_size total_avg_size flush_reqs discard_reqs discard_bytes"
+
+# stat_snap DIR: every counter of DIR and its stat line, "attr=value ...",
+# in $SNAP.  Builtins only, so it is cheap in the slow guest.
+stat_snap() {
+	local a v
+	SNAP=
+	for a in $DMP_COUNTERS stat; do
+		read -r v <"$1/$a"
+		SNAP+="$a=$v "
+	done
+	SNAP=${SNAP% }
+}
+
+# blk_read SYSDIR: the fields of SYSDIR/stat (a /sys/block/<disk> directory,
+# e.g. from dm_block) in the array BLK, 1-based like blk_stat: BLK[1] reads,
+# BLK[3] sectors read, BLK[5] writes, BLK[7] sectors written, BLK[12]
+# discards, BLK[14] sectors discarded.
+blk_read() {
+	local -a f
+	read -ra f <"$1/stat"
+	# shellcheck disable=SC2034  # for the caller
+	BLK=(- "${f[@]}")
+}
+
+# dm_rename OLD NEW: dmsetup rename, and NEW replaces OLD in the list of
+# devices removed at exit.
+dm_rename() {
+	dmsetup rename "$1" "$2"
+	local i
+	for i in "${!_dm_names[@]}"; do
+		[ "${_dm_names[i]}" != "$1" ] || _dm_names[i]=$2
+	done
+}
