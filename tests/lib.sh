@@ -15,6 +15,8 @@ DMP_KO=${DMP_KO:-$DMP_SRC/dmp.ko}
 # Counts of long loops are divided by this on slow (sanitizer) kernels.
 DMP_SCALE=${DMP_SCALE:-1}
 DMP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dmp-test.XXXXXX")
+# Many device-mapper operations from one process (see tests/dmbatch.c).
+DMBATCH=$DMP_SRC/build/bin/dmbatch
 
 _dm_names=()
 _loops=()
