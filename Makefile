@@ -7,10 +7,15 @@
 #   make demo         two dmp devices, a short fio job on each, the counters
 #   make check-host   the same tests on this host's kernel (root, needs dm-mod)
 #   make lint         checkpatch --strict, W=1 and sparse, all must be clean
+#   make bench        dmp against dm-linear and dm-stats in the guest, table
+#                     in bench/results.md (~35 min); QUICK=1: a smoke run
+#                     (~2 min) that leaves bench/results.md alone
 #   make deps         install the Debian packages all of the above need
 #
 # check/demo take KERNEL=stock|debug|<version> (the guest kernel, default
 # stock = Debian's linux-image-amd64) and T="<test> ..." (default: all).
+# bench takes KERNEL, QUICK=1, TCG=single|multi and ARGS="<bench/guest args>"
+# (e.g. ARGS="--rounds 9 --runtime 15"; see bench/run --help).
 
 KVER ?= $(shell uname -r)
 # The running kernel's headers if it has them; otherwise those of the
@@ -23,8 +28,11 @@ endif
 
 KERNEL ?= stock
 T ?=
+QUICK ?=
+TCG ?=
+ARGS ?=
 
-.PHONY: all modules clean deps check check-host demo lint
+.PHONY: all modules clean deps check check-host demo lint bench
 
 all: modules
 
@@ -37,7 +45,7 @@ clean:
 	rm -rf build
 
 deps:
-	tests/install-deps build guest lint
+	tests/install-deps build guest lint bench
 
 check:
 	tests/install-deps build guest
@@ -57,3 +65,8 @@ demo:
 lint:
 	tests/install-deps build lint
 	tests/lint $(KDIR)
+
+bench:
+	tests/install-deps build guest bench
+	bench/run --kernel $(KERNEL) $(if $(filter-out 0,$(QUICK)),--quick) \
+		$(if $(TCG),--tcg $(TCG)) -- $(ARGS)

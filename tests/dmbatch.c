@@ -18,12 +18,29 @@
  *   message NAME SECTOR TEXT          prints the target's reply, if any
  *   status  NAME | table NAME         prints the targets, separated by " | "
  *   info    NAME                      prints "<major>:<minor> <open count>"
+ *   read    NAME SECTOR [BYTES]       one O_DIRECT read of BYTES (default 512)
+ *                                     at SECTOR of /dev/dm-<minor>; prints the
+ *                                     first 8 bytes read, as a little-endian
+ *                                     number (see stamp)
+ *   write   NAME SECTOR [BYTES]       one O_DIRECT write of BYTES (default 512)
+ *                                     of zeros at SECTOR of /dev/dm-<minor>
+ *   put     PATH TEXT                 one write() of TEXT to the file PATH,
+ *                                     after decoding the escapes \\ \n \t
+ *                                     \r \v \f \0 and \xNN (a shell would
+ *                                     split the write at each newline);
+ *                                     prints the count written
+ *   stamp   PATH                      writes its sector number into the first
+ *                                     8 bytes of every 512-byte sector of the
+ *                                     block device PATH (the rest zero), so a
+ *                                     read shows where it landed
  *
  * The device nodes are not created: use /dev/dm-N (devtmpfs).
  */
+#define _GNU_SOURCE		/* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
+#include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +198,165 @@ static void info(const char *name)
 	free(io);
 }
 
+/* The minor number of a dm device, or -errno (error line printed). */
+static int dm_minor(const char *name)
+{
+	struct dm_ioctl *io = dm_alloc(0, name);
+	int r = dm_run(DM_DEV_STATUS, io, 0);
+
+	if (!r)
+		r = minor(io->dev);
+	free(io);
+	return r;
+}
+
+static void rw_dev(const char *name, const char *sector, const char *bytes,
+		   int write)
+{
+	size_t len = bytes ? strtoull(bytes, NULL, 0) : 512;
+	unsigned long long stamp = 0;
+	char path[64];
+	void *buf;
+	ssize_t got;
+	int fd, m;
+
+	m = dm_minor(name);
+	if (m < 0)
+		return;
+	snprintf(path, sizeof(path), "/dev/dm-%d", m);
+	fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		printf("err %d open %s: %s\n", errno, path, strerror(errno));
+		return;
+	}
+	if (len < 8 || posix_memalign(&buf, 4096, len)) {
+		printf("err %d bad length %zu\n", EINVAL, len);
+		close(fd);
+		return;
+	}
+	if (write) {
+		memset(buf, 0, len);
+		got = pwrite(fd, buf, len, (off_t)strtoull(sector, NULL, 0) * 512);
+	} else {
+		got = pread(fd, buf, len, (off_t)strtoull(sector, NULL, 0) * 512);
+	}
+	if (got < 0)
+		printf("err %d %s\n", errno, strerror(errno));
+	else if ((size_t)got != len)
+		printf("err %d short %s: %zd bytes\n", EIO, write ? "write" : "read", got);
+	else if (write)
+		printf("ok\n");
+	else {
+		memcpy(&stamp, buf, sizeof(stamp));
+		printf("ok %llu\n", stamp);
+	}
+	free(buf);
+	close(fd);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void put_file(const char *path, const char *text)
+{
+	char *buf = malloc(strlen(text) + 1);
+	size_t n = 0;
+	ssize_t put;
+	int fd;
+
+	if (!buf) {
+		printf("err %d no memory\n", ENOMEM);
+		return;
+	}
+	while (*text) {
+		char c = *text++;
+
+		if (c == '\\' && *text) {
+			c = *text++;
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'v': c = '\v'; break;
+			case 'f': c = '\f'; break;
+			case '0': c = '\0'; break;
+			case 'x':
+				if (hexval(text[0]) >= 0 && hexval(text[1]) >= 0) {
+					c = hexval(text[0]) * 16 + hexval(text[1]);
+					text += 2;
+				}
+				break;
+			default: break;	/* \\ and anything else: itself */
+			}
+		}
+		buf[n++] = c;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		printf("err %d %s\n", errno, strerror(errno));
+	} else {
+		put = write(fd, buf, n);
+		if (put < 0)
+			printf("err %d %s\n", errno, strerror(errno));
+		else
+			printf("ok %zd\n", put);
+		close(fd);
+	}
+	free(buf);
+}
+
+static void stamp_dev(const char *path)
+{
+	const size_t chunk = 1 << 20;
+	unsigned long long size, sector, n;
+	char *buf;
+	size_t i;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		printf("err %d open %s: %s\n", errno, path, strerror(errno));
+		return;
+	}
+	if (ioctl(fd, BLKGETSIZE64, &size) ||
+	    posix_memalign((void **)&buf, 4096, chunk)) {
+		printf("err %d %s: size: %s\n", errno, path, strerror(errno));
+		close(fd);
+		return;
+	}
+	memset(buf, 0, chunk);
+	for (sector = 0; sector < size / 512; sector += n) {
+		n = size / 512 - sector;
+		if (n > chunk / 512)
+			n = chunk / 512;
+		for (i = 0; i < n; i++) {
+			unsigned long long s = sector + i;
+
+			memcpy(buf + i * 512, &s, sizeof(s));
+		}
+		if (pwrite(fd, buf, n * 512, (off_t)sector * 512) != (ssize_t)(n * 512)) {
+			printf("err %d write at sector %llu: %s\n", errno, sector,
+			       strerror(errno));
+			goto out;
+		}
+	}
+	if (fsync(fd))
+		printf("err %d fsync: %s\n", errno, strerror(errno));
+	else
+		printf("ok %llu\n", sector);
+out:
+	free(buf);
+	close(fd);
+}
+
 static void command(char **f, int n)
 {
 	const char *cmd = f[0], *name = n > 1 ? f[1] : "";
@@ -222,6 +398,14 @@ static void command(char **f, int n)
 		status(name, 1);
 	} else if (!strcmp(cmd, "info") && n == 2) {
 		info(name);
+	} else if (!strcmp(cmd, "read") && (n == 3 || n == 4)) {
+		rw_dev(name, f[2], n == 4 ? f[3] : NULL, 0);
+	} else if (!strcmp(cmd, "write") && (n == 3 || n == 4)) {
+		rw_dev(name, f[2], n == 4 ? f[3] : NULL, 1);
+	} else if (!strcmp(cmd, "put") && n == 3) {
+		put_file(name, f[2]);
+	} else if (!strcmp(cmd, "stamp") && n == 2) {
+		stamp_dev(name);
 	} else {
 		printf("err %d unknown command or wrong field count: %s\n", EINVAL, cmd);
 	}

@@ -145,7 +145,9 @@ run_fio() {
 # fio_get OUT.json JQ-EXPRESSION  (e.g. '.jobs[0].read.total_ios')
 fio_get() { jq -r "$2" "$1"; }
 
-# Start a command in the background; it is killed at exit if still running.
+# Start a command in the background; it and its children are killed at
+# exit if still running.  Loops in the background should stop when
+# $DMP_TMP/stop exists.
 bg() {
 	"$@" &
 	_pids+=($!)
@@ -154,7 +156,10 @@ bg() {
 _cleanup() {
 	local rc=$? i p
 	set +e
+	# Loops started with bg stop at their next check of this file.
+	: >"$DMP_TMP/stop"
 	for p in "${_pids[@]}"; do
+		pkill -P "$p" 2>/dev/null	# what it runs (fio, dd), then itself
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -213,4 +218,86 @@ dm_rename() {
 	for i in "${!_dm_names[@]}"; do
 		[ "${_dm_names[i]}" != "$1" ] || _dm_names[i]=$2
 	done
+}
+
+# --- helpers for the reliability tests (11 and up)
+
+# True on the sanitizer kernel (tests/run -k debug), where counts are scaled.
+on_debug_kernel() { [ "${DMP_KERNEL:-}" = debug ] || [ -e /sys/kernel/debug/kmemleak ]; }
+
+# dmb_start: one dmbatch process (tests/dmbatch.c) for the whole test, so
+# that thousands of device-mapper operations cost no exec each.
+# dmb CMD ARG...: send one command (the arguments joined by TABs) and put
+# its result line ("ok ..." or "err <errno> <text>") in $DMB.
+# dmb_ok CMD ARG...: the same, and the test fails unless the result is ok.
+dmb_start() {
+	[ -x "$DMBATCH" ] || fail "no $DMBATCH (built by tests/run)"
+	coproc DMB_CO { exec "$DMBATCH" 2>&1; }
+	_pids+=("$DMB_CO_PID")
+}
+dmb() {
+	local IFS=$'\t'
+	printf '%s\n' "$*" >&"${DMB_CO[1]}"
+	IFS= read -r DMB <&"${DMB_CO[0]}" || fail "dmbatch stopped (command: $*)"
+}
+dmb_ok() {
+	dmb "$@"
+	[[ $DMB == ok* ]] || fail "dmbatch $*: $DMB"
+}
+
+# stat_files DIR: the names of the readable files of a stat directory, one
+# per line; tests loop over these rather than a fixed list, so that new
+# attributes are covered as they come.  (Root may open a 0200 file for
+# reading, but the read fails: the mode decides.)
+stat_files() { find -L "$1" -maxdepth 1 -type f -perm -0400 -printf '%f\n' | sort; }
+# stat_wo_files DIR: the files that cannot be read (reset).
+stat_wo_files() { find -L "$1" -maxdepth 1 -type f ! -perm -0400 -printf '%f\n' | sort; }
+
+# read_all DIR...: every readable attribute of the stat directories DIR,
+# "dir/file=value" with the lines of a value joined by "|", in $ALL.
+read_all() {
+	local d f v
+	ALL=
+	for d in "$@"; do
+		for f in $(stat_files "$d"); do
+			v=$(<"$d/$f")
+			ALL+="${d##*/}/$f=${v//$'\n'/|}"$'\n'
+		done
+	done
+}
+
+# meminfo FIELD: a /proc/meminfo value in kB.
+meminfo() { awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo; }
+
+# settle_memory: give freed memory back before reading /proc/meminfo: drop
+# the page cache and reclaimable slabs, let RCU callbacks and the per-CPU
+# slab caches empty, then shrink every slab cache.
+settle_memory() {
+	local s
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 1
+	for s in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$s" 2>/dev/null || true
+	done
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# kmemleak_clean WHAT: on a kernel with kmemleak, two scans 5 s apart (an
+# object is reported once it is 5 s old; a pointer in flight during one
+# scan is seen by the other), and the test fails if anything is listed.
+# A no-op elsewhere.
+kmemleak_clean() {
+	local k=/sys/kernel/debug/kmemleak leaks
+	[ -w "$k" ] || return 0
+	echo scan >"$k"
+	sleep 5
+	echo scan >"$k"
+	leaks=$(<"$k")
+	if [ -n "$leaks" ]; then
+		echo "$leaks" | head -n 200
+		echo clear >"$k"
+		fail "$1: kmemleak lists $(grep -c '^unreferenced object' <<<"$leaks") object(s)"
+	fi
+	echo "ok: $1: kmemleak lists nothing"
 }
