@@ -43,12 +43,8 @@ check:
 	tests/install-deps build guest
 	tests/run --kernel $(KERNEL) $(T)
 
-check-host: modules build/bin/dmbatch
+check-host: modules
 	tests/check $(T)
-
-build/bin/%: tests/%.c
-	@mkdir -p build/bin
-	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 demo:
 	tests/install-deps build guest
