@@ -15,6 +15,9 @@ DMP_KO=${DMP_KO:-$DMP_SRC/dmp.ko}
 # Counts of long loops are divided by this on slow (sanitizer) kernels.
 DMP_SCALE=${DMP_SCALE:-1}
 DMP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dmp-test.XXXXXX")
+# The tools, as built by "make tools" (tests/run builds them).
+DMPSTAT=${DMPSTAT:-$DMP_SRC/tools/dmpstat}
+DMP_PLOT=${DMP_PLOT:-$DMP_SRC/tools/dmp-plot}
 
 _dm_names=()
 _loops=()
