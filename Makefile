@@ -3,6 +3,13 @@
 # dmp: device-mapper proxy with request statistics.
 #
 #   make              build dmp.ko for the running kernel (KDIR= overrides)
+#                     and the tools (tools/dmpstat)
+#   make tools        tools/dmpstat only (needs only gcc and libc)
+#   make install      (root) dmp.ko into /lib/modules/<kver>/updates, depmod,
+#                     dmpstat and dmp-plot into $(PREFIX)/bin; DESTDIR= and
+#                     PREFIX= (default /usr/local) are honoured
+#   make uninstall    remove exactly those, depmod again
+#   make dkms-check   (root) dkms add/build/remove for the guest's kernel
 #   make check        the whole test suite in a throwaway QEMU guest
 #   make demo         two dmp devices, a short fio job on each, the counters
 #   make check-host   the same tests on this host's kernel (root, needs dm-mod)
@@ -32,31 +39,85 @@ QUICK ?=
 TCG ?=
 ARGS ?=
 
-.PHONY: all modules clean deps check check-host demo lint bench
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+DEPMOD ?= depmod
+CC ?= cc
+TOOLS_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
+TOOLS_SRC := tools/dmpstat.c tools/dmpstat_sysfs.c tools/dmpstat_prom.c
+# The one version: the target's, in dmp.c (dkms.conf repeats it; dkms-check
+# compares).
+VERSION := $(shell sed -n 's/^\t\.version = {\([0-9]*\), \([0-9]*\), \([0-9]*\)},$$/\1.\2.\3/p' dmp.c)
 
-all: modules
+# The release of the kernel KDIR is for (its modules directory), and
+# whether modules_install can sign (only with the kernel's own key).
+KREL = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
+SIGKEY = $(shell sed -n 's/^CONFIG_MODULE_SIG_KEY="\(.*\)"/\1/p' $(KDIR)/.config 2>/dev/null)
+NOSIGN = $(if $(wildcard $(KDIR)/$(SIGKEY) $(SIGKEY)),,CONFIG_MODULE_SIG_ALL=)
+MODDIR = $(DESTDIR)/lib/modules/$(KREL)/updates
+MOD_SRC := $(filter-out %.mod.c,$(wildcard *.c *.h)) Kbuild
+
+.PHONY: all modules tools clean deps check check-host demo lint \
+	install install-module install-tools uninstall dkms-check bench
+
+all: modules tools
 
 modules:
 	@test -n "$(KDIR)" || { echo "No kernel headers for $(KVER): apt-get install linux-headers-$(KVER), or set KDIR="; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+tools: tools/dmpstat
+
+tools/dmpstat: $(TOOLS_SRC) tools/dmpstat.h dmp.c
+	$(CC) $(TOOLS_CFLAGS) -DDMPSTAT_VERSION='"$(VERSION)"' $(CPPFLAGS) $(LDFLAGS) \
+		-o $@ $(TOOLS_SRC)
+
+install: install-module install-tools
+
+# dmp.ko is (re)built first unless it is newer than every source and built
+# for this kernel; modules_install puts it in $(MODDIR); depmod makes
+# "modprobe dmp" find it and its dependency dm_mod.  With DESTDIR,
+# DEPMOD=true skips depmod (a package runs it when installed).
+install-module:
+	@test -n "$(KREL)" || { echo "No kernel headers for $(KVER): set KDIR="; exit 1; }
+	@if [ ! -f dmp.ko ] || [ -n "$$(find $(MOD_SRC) -newer dmp.ko)" ] || \
+	    [ "$$(modinfo -F vermagic dmp.ko | cut -d' ' -f1)" != "$(KREL)" ]; then \
+		$(MAKE) modules; \
+	fi
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=updates $(NOSIGN) modules_install
+	$(DEPMOD) $(if $(DESTDIR),-b $(DESTDIR)) -a $(KREL)
+
+install-tools: tools
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 tools/dmpstat tools/dmp-plot $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	@test -n "$(KREL)" || { echo "No kernel headers for $(KVER): set KDIR="; exit 1; }
+	rm -f $(MODDIR)/dmp.ko
+	rmdir $(MODDIR) 2>/dev/null || true
+	$(DEPMOD) $(if $(DESTDIR),-b $(DESTDIR)) -a $(KREL)
+	rm -f $(DESTDIR)$(BINDIR)/dmpstat $(DESTDIR)$(BINDIR)/dmp-plot
+
+dkms-check:
+	tests/install-deps build dkms
+	tests/dkms-check
+
 clean:
 	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 	rm -rf build
+	rm -f tools/dmpstat
 
 deps:
-	tests/install-deps build guest lint bench
+	tests/install-deps build guest lint bench dkms
 
 check:
 	tests/install-deps build guest
 	tests/run --kernel $(KERNEL) $(T)
 
-check-host: modules build/bin/dmbatch
+check-host: modules tools
 	tests/check $(T)
-
-build/bin/%: tests/%.c
-	@mkdir -p build/bin
-	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 demo:
 	tests/install-deps build guest

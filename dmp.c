@@ -14,14 +14,34 @@
 
 #include "dmp.h"
 
+#define CREATE_TRACE_POINTS
+#include "dmp_trace.h"
+
 #define DM_MSG_PREFIX "dmp"
+
+bool dmp_latency_default = true;
+module_param_named(latency, dmp_latency_default, bool, 0644);
+MODULE_PARM_DESC(latency, "Time requests on devices created from now on (default: on)");
 
 struct dmp_target {
 	struct dm_dev *dev;
 	sector_t start;			/* on @dev */
 	struct dmp_device *dd;
-	struct dmp_counts __percpu *pcpu;	/* == dd->stats.pcpu */
+	struct dmp_pcpu __percpu *pcpu;	/* == dd->stats.pcpu */
+	dev_t devt;			/* of the dmp device, for tracing */
 	bool count_flush;
+};
+
+/*
+ * Per-bio data, written in map() and read in end_io(): by then the bio has
+ * been remapped and advanced, so what the counters need is kept here.
+ */
+struct dmp_io {
+	u64 start_ns;			/* 0: not timed */
+	sector_t sector;		/* on the dmp device */
+	unsigned int bytes;
+	u8 kind;			/* enum dmp_kind */
+	bool timed;			/* latency goes into the statistics */
 };
 
 /* A sector number: decimal digits only, no sign, no trailing junk. */
@@ -128,7 +148,9 @@ static int dmp_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_put;
 	}
 	dt->pcpu = dt->dd->stats.pcpu;
+	dt->devt = disk_devt(dm_disk(dm_table_get_md(ti->table)));
 
+	ti->per_io_data_size = sizeof(struct dmp_io);
 	ti->num_flush_bios = 1;
 	ti->num_discard_bios = 1;
 	ti->num_secure_erase_bios = 1;
@@ -155,12 +177,41 @@ static void dmp_dtr(struct dm_target *ti)
 static int dmp_map(struct dm_target *ti, struct bio *bio)
 {
 	struct dmp_target *dt = ti->private;
+	struct dmp_io *io = dm_per_bio_data(bio, sizeof(*io));
+	sector_t sector = bio->bi_iter.bi_sector;
 
-	dmp_stats_account(dt->pcpu, bio, dt->count_flush);
+	io->kind = dmp_bio_kind(bio, dt->count_flush);
+	io->sector = sector;
+	io->bytes = bio->bi_iter.bi_size;
+	io->timed = READ_ONCE(dt->dd->latency);
+	io->start_ns = io->timed || trace_dmp_complete_enabled() ?
+		       ktime_get_ns() : 0;
+	dmp_stats_submit(dt->pcpu, io->kind, sector, io->bytes);
+
 	bio_set_dev(bio, dt->dev->bdev);
-	bio->bi_iter.bi_sector = dt->start +
-		dm_target_offset(ti, bio->bi_iter.bi_sector);
+	bio->bi_iter.bi_sector = dt->start + dm_target_offset(ti, sector);
+	trace_dmp_submit(dt->devt, sector, bio->bi_bdev->bd_dev,
+			 bio->bi_iter.bi_sector, io->bytes, bio->bi_opf, 0, 0);
 	return DM_MAPIO_REMAPPED;
+}
+
+/* Runs in the completion context of the driver below: may be an irq. */
+static int dmp_end_io(struct dm_target *ti, struct bio *bio,
+		      blk_status_t *error)
+{
+	struct dmp_target *dt = ti->private;
+	struct dmp_io *io = dm_per_bio_data(bio, sizeof(*io));
+	s64 lat_ns = -1;
+
+	if (io->start_ns)
+		lat_ns = ktime_get_ns() - io->start_ns;
+	dmp_stats_complete(dt->pcpu, io->kind, *error != BLK_STS_OK,
+			   io->timed ? lat_ns : -1);
+	trace_dmp_complete(dt->devt, io->sector, dt->dev->bdev->bd_dev,
+			   dt->start + dm_target_offset(ti, io->sector),
+			   io->bytes, bio->bi_opf, max_t(s64, lat_ns, 0),
+			   blk_status_to_errno(*error));
+	return DM_ENDIO_DONE;
 }
 
 static void dmp_status(struct dm_target *ti, status_type_t type,
@@ -174,7 +225,7 @@ static void dmp_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		dmp_stats_read(&dt->dd->stats, &c);
-		dmp_counts_format(&c, result, maxlen);
+		dmp_counts_format_stat(&c, result, maxlen);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %llu", dt->dev->name, (unsigned long long)dt->start);
@@ -187,6 +238,10 @@ static void dmp_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
+/*
+ * "reset" zeroes the device's counters; "latency on|off" switches the timing
+ * of requests (latency statistics) for the device.
+ */
 static int dmp_message(struct dm_target *ti, unsigned int argc, char **argv,
 		       char *result, unsigned int maxlen)
 {
@@ -196,7 +251,13 @@ static int dmp_message(struct dm_target *ti, unsigned int argc, char **argv,
 		dmp_stats_reset(&dt->dd->stats);
 		return 0;
 	}
-	DMWARN_LIMIT("%s: unknown message, the only one is \"reset\"",
+	if (argc == 2 && !strcmp(argv[0], "latency")) {
+		if (!strcmp(argv[1], "on") || !strcmp(argv[1], "off")) {
+			WRITE_ONCE(dt->dd->latency, argv[1][1] == 'n');
+			return 0;
+		}
+	}
+	DMWARN_LIMIT("%s: unknown message: expected \"reset\" or \"latency on|off\"",
 		     dm_device_name(dm_table_get_md(ti->table)));
 	return -EINVAL;
 }
@@ -241,6 +302,7 @@ static struct target_type dmp_target = {
 	.ctr = dmp_ctr,
 	.dtr = dmp_dtr,
 	.map = dmp_map,
+	.end_io = dmp_end_io,
 	.status = dmp_status,
 	.message = dmp_message,
 	.resume = dmp_resume,

@@ -26,7 +26,10 @@ struct dmp_device {
 	struct dm_table *flush_table;	/* see dmp_device_get() */
 	char name[DM_NAME_LEN];		/* dm name at the last load or resume */
 	bool linked;			/* stat/<name> points to @kobj */
+	bool latency;			/* time requests (read locklessly) */
 };
+
+extern bool dmp_latency_default;
 
 struct dmp_device *dmp_device_get(struct dm_target *ti, bool *count_flush);
 void dmp_device_put(struct dmp_device *dd, struct dm_target *ti);

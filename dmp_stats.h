@@ -6,14 +6,31 @@
 #define DMP_STATS_H
 
 #include <linux/bio.h>
+#include <linux/log2.h>
+#include <linux/math64.h>
 #include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+enum dmp_dir {
+	DMP_READ,
+	DMP_WRITE,
+};
+
 /*
- * Raw event counters.  The order is the order of the fields printed by
- * "dmsetup status" and by the "stat" sysfs file; new counters are only ever
- * appended.  READ and WRITE are adjacent so that "+ dir" selects one.
+ * Latency histogram: bucket 0 is < 1 us, bucket i (1..20) is
+ * [2^(i-1), 2^i) us, bucket 21 is >= 2^20 us (1.05 s).
+ * Size histogram: bucket 0 is < 1 KiB, bucket i (1..12) is
+ * [512 << i, 1024 << i) bytes, bucket 13 is >= 4 MiB.
+ */
+#define DMP_LAT_BUCKETS		22
+#define DMP_SIZE_BUCKETS	14
+
+/*
+ * Event counters, all monotonic.  The first DMP_NR_STAT are the fields of
+ * "dmsetup status" and of the "stat" sysfs file, in this order; new ones are
+ * only ever appended there.  READ and WRITE are adjacent so that "+ dir"
+ * selects one; the histograms follow, one block of buckets per direction.
  */
 enum dmp_counter {
 	DMP_READ_REQS,
@@ -23,43 +40,65 @@ enum dmp_counter {
 	DMP_FLUSH_REQS,
 	DMP_DISCARD_REQS,
 	DMP_DISCARD_BYTES,
-	DMP_NR_COUNTERS
+	DMP_READ_ERRORS,
+	DMP_WRITE_ERRORS,
+	DMP_READ_SEQ,
+	DMP_WRITE_SEQ,
+	DMP_READ_LAT_NS,
+	DMP_WRITE_LAT_NS,
+	DMP_NR_STAT,
+
+	DMP_READ_LAT_HIST = DMP_NR_STAT,
+	DMP_READ_SIZE_HIST = DMP_READ_LAT_HIST + 2 * DMP_LAT_BUCKETS,
+	DMP_NR_COUNTERS = DMP_READ_SIZE_HIST + 2 * DMP_SIZE_BUCKETS,
 };
 
-enum dmp_dir {
-	DMP_READ,
-	DMP_WRITE,
-};
-
-/* Values shown in sysfs: the raw counters and what is derived from them. */
+/*
+ * Values shown in sysfs: a raw counter (enum dmp_counter, below DMP_NR_STAT)
+ * or one of these, derived from a snapshot.
+ */
 enum dmp_value {
-	DMP_V_READ_REQS,
-	DMP_V_WRITE_REQS,
-	DMP_V_TOTAL_REQS,
-	DMP_V_READ_BYTES,
-	DMP_V_WRITE_BYTES,
+	DMP_V_TOTAL_REQS = DMP_NR_STAT,
 	DMP_V_TOTAL_BYTES,
 	DMP_V_READ_AVG_SIZE,
 	DMP_V_WRITE_AVG_SIZE,
 	DMP_V_TOTAL_AVG_SIZE,
-	DMP_V_FLUSH_REQS,
-	DMP_V_DISCARD_REQS,
-	DMP_V_DISCARD_BYTES,
+	DMP_V_IN_FLIGHT,
 };
 
+/* What a bio is, for the counters; decided once in map(). */
+enum dmp_kind {
+	DMP_KIND_READ = DMP_READ,
+	DMP_KIND_WRITE = DMP_WRITE,
+	DMP_KIND_FLUSH,
+	DMP_KIND_DISCARD,
+	DMP_KIND_NONE,		/* another segment's copy of an empty flush */
+};
+
+/* One CPU's share of a device's statistics. */
+struct dmp_pcpu {
+	u64 c[DMP_NR_COUNTERS];
+	/* Mapped here minus completed here: only the sum means anything. */
+	long in_flight;
+	/* Where the last request of each direction mapped here ended. */
+	sector_t next[2];
+};
+
+/* A device's statistics at one moment, summed over CPUs. */
 struct dmp_counts {
 	u64 c[DMP_NR_COUNTERS];
+	s64 in_flight;
 };
 
 /*
- * The counters of one mapped device.  The per-CPU values only ever grow:
- * a reset records the current sums in @base instead of zeroing them, because
+ * The statistics of one mapped device.  The per-CPU counters only ever grow:
+ * a reset records their sums in @base instead of zeroing them, because
  * another CPU's counter cannot be cleared without racing with its owner.
  */
 struct dmp_stats {
-	struct dmp_counts __percpu *pcpu;
+	struct dmp_pcpu __percpu *pcpu;
 	struct dmp_counts base;
-	spinlock_t base_lock;	/* protects @base */
+	spinlock_t base_lock;	/* protects @base; orders reads with resets */
 };
 
 int dmp_stats_init(struct dmp_stats *s);
@@ -70,48 +109,109 @@ void dmp_stats_reset(struct dmp_stats *s);
 
 void dmp_counts_add(struct dmp_counts *to, const struct dmp_counts *c);
 void dmp_counts_sub(struct dmp_counts *to, const struct dmp_counts *c);
-u64 dmp_counts_value(const struct dmp_counts *c, enum dmp_value v);
-int dmp_counts_format(const struct dmp_counts *c, char *buf, size_t len);
+u64 dmp_counts_value(const struct dmp_counts *c, unsigned int v);
+int dmp_counts_format(const struct dmp_counts *c, unsigned int first,
+		      unsigned int n, char *buf, size_t len);
+int dmp_counts_format_stat(const struct dmp_counts *c, char *buf, size_t len);
+
+static inline unsigned int dmp_size_bucket(unsigned int bytes)
+{
+	if (bytes < 1024)
+		return 0;
+	return min_t(unsigned int, ilog2(bytes) - 9, DMP_SIZE_BUCKETS - 1);
+}
+
+static inline unsigned int dmp_lat_bucket(u64 ns)
+{
+	u64 us;
+
+	if (ns < NSEC_PER_USEC)
+		return 0;
+	us = div_u64(ns, NSEC_PER_USEC);
+	return min_t(unsigned int, ilog2(us) + 1, DMP_LAT_BUCKETS - 1);
+}
 
 /*
- * Count one bio on the I/O path.  this_cpu_*() is a single instruction on
- * this CPU's copy: no lock, no shared cache line, safe from any context.
- *
+ * What kind of request a bio is.  Reads and writes carry data.
  * Device-mapper sends each target its own empty flush, so a device whose
  * table has several dmp segments counts an empty flush only in the segment
  * marked @count_flush.  The data of a REQ_PREFLUSH write reaches us later,
- * without the flag, and is counted as a write then.
+ * without the flag, and is a write then.
  */
-static inline void dmp_stats_account(struct dmp_counts __percpu *pcpu,
-				     struct bio *bio, bool count_flush)
+static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
 {
-	unsigned int bytes = bio->bi_iter.bi_size;
-	enum dmp_dir dir;
-
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
-		dir = DMP_READ;
-		break;
+		return DMP_KIND_READ;
 	case REQ_OP_WRITE:
-		if (unlikely(!bytes)) {
-			if (count_flush)
-				this_cpu_inc(pcpu->c[DMP_FLUSH_REQS]);
-			return;
-		}
-		dir = DMP_WRITE;
-		break;
+		if (likely(bio->bi_iter.bi_size))
+			return DMP_KIND_WRITE;
+		return count_flush ? DMP_KIND_FLUSH : DMP_KIND_NONE;
 	case REQ_OP_DISCARD:
 	case REQ_OP_SECURE_ERASE:
 	case REQ_OP_WRITE_ZEROES:
+		return DMP_KIND_DISCARD;
+	default:
+		return op_is_write(bio_op(bio)) ? DMP_KIND_WRITE : DMP_KIND_READ;
+	}
+}
+
+/*
+ * Count a request as it is mapped.  this_cpu_*() is one instruction on this
+ * CPU's copy: no lock, no shared cache line, safe from any context.  A
+ * request is sequential when it starts where the previous one of its
+ * direction mapped on this CPU ended (as dm-stats counts "merges").
+ */
+static inline void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu,
+				    enum dmp_kind kind, sector_t sector,
+				    unsigned int bytes)
+{
+	switch (kind) {
+	case DMP_KIND_READ:
+	case DMP_KIND_WRITE:
+		this_cpu_inc(pcpu->c[DMP_READ_REQS + kind]);
+		this_cpu_add(pcpu->c[DMP_READ_BYTES + kind], bytes);
+		this_cpu_inc(pcpu->c[DMP_READ_SIZE_HIST +
+				     kind * DMP_SIZE_BUCKETS +
+				     dmp_size_bucket(bytes)]);
+		if (this_cpu_read(pcpu->next[kind]) == sector)
+			this_cpu_inc(pcpu->c[DMP_READ_SEQ + kind]);
+		this_cpu_write(pcpu->next[kind], sector + (bytes >> SECTOR_SHIFT));
+		break;
+	case DMP_KIND_FLUSH:
+		this_cpu_inc(pcpu->c[DMP_FLUSH_REQS]);
+		break;
+	case DMP_KIND_DISCARD:
 		this_cpu_inc(pcpu->c[DMP_DISCARD_REQS]);
 		this_cpu_add(pcpu->c[DMP_DISCARD_BYTES], bytes);
-		return;
-	default:
-		dir = op_is_write(bio_op(bio)) ? DMP_WRITE : DMP_READ;
 		break;
+	case DMP_KIND_NONE:
+		return;
 	}
-	this_cpu_inc(pcpu->c[DMP_READ_REQS + dir]);
-	this_cpu_add(pcpu->c[DMP_READ_BYTES + dir], bytes);
+	this_cpu_inc(pcpu->in_flight);
+}
+
+/*
+ * Count a request as it completes, in whatever context the driver below
+ * completes it.  @lat_ns is negative when the latency was not measured.
+ */
+static inline void dmp_stats_complete(struct dmp_pcpu __percpu *pcpu,
+				      enum dmp_kind kind, bool error,
+				      s64 lat_ns)
+{
+	if (kind == DMP_KIND_NONE)
+		return;
+	this_cpu_dec(pcpu->in_flight);
+	if (kind != DMP_KIND_READ && kind != DMP_KIND_WRITE)
+		return;
+	if (unlikely(error))
+		this_cpu_inc(pcpu->c[DMP_READ_ERRORS + kind]);
+	if (lat_ns >= 0) {
+		this_cpu_add(pcpu->c[DMP_READ_LAT_NS + kind], lat_ns);
+		this_cpu_inc(pcpu->c[DMP_READ_LAT_HIST +
+				     kind * DMP_LAT_BUCKETS +
+				     dmp_lat_bucket(lat_ns)]);
+	}
 }
 
 #endif /* DMP_STATS_H */

@@ -71,12 +71,18 @@ static void dmp_node_reset(struct kobject *kobj)
 	}
 	mutex_lock(&dmp_all_lock);
 	dmp_all_raw(&dmp_all_base);
+	dmp_all_base.in_flight = 0;	/* a gauge: never reset */
 	mutex_unlock(&dmp_all_lock);
 }
 
+/*
+ * A file with one value (@n == 0: the raw counter or derived value @first)
+ * or with one line of @n raw counters from @first on (a histogram).
+ */
 struct dmp_attr {
 	struct kobj_attribute attr;
-	enum dmp_value value;
+	unsigned int first;
+	unsigned int n;
 };
 
 static ssize_t dmp_value_show(struct kobject *kobj,
@@ -84,31 +90,49 @@ static ssize_t dmp_value_show(struct kobject *kobj,
 {
 	struct dmp_attr *a = container_of(attr, struct dmp_attr, attr);
 	struct dmp_counts c;
+	int n;
 
 	dmp_node_read(kobj, &c);
-	return sysfs_emit(buf, "%llu\n", dmp_counts_value(&c, a->value));
+	if (!a->n)
+		return sysfs_emit(buf, "%llu\n", dmp_counts_value(&c, a->first));
+	n = dmp_counts_format(&c, a->first, a->n, buf, PAGE_SIZE - 1);
+	buf[n++] = '\n';
+	return n;
 }
 
-#define DMP_VALUE_ATTR(_name, _value)					\
+#define DMP_ATTR(_name, _first, _n)					\
 static struct dmp_attr dmp_attr_##_name = {				\
 	.attr = __ATTR(_name, 0444, dmp_value_show, NULL),		\
-	.value = (_value),						\
+	.first = (_first),						\
+	.n = (_n),							\
 }
 
-DMP_VALUE_ATTR(read_reqs, DMP_V_READ_REQS);
-DMP_VALUE_ATTR(write_reqs, DMP_V_WRITE_REQS);
-DMP_VALUE_ATTR(total_reqs, DMP_V_TOTAL_REQS);
-DMP_VALUE_ATTR(read_bytes, DMP_V_READ_BYTES);
-DMP_VALUE_ATTR(write_bytes, DMP_V_WRITE_BYTES);
-DMP_VALUE_ATTR(total_bytes, DMP_V_TOTAL_BYTES);
-DMP_VALUE_ATTR(read_avg_size, DMP_V_READ_AVG_SIZE);
-DMP_VALUE_ATTR(write_avg_size, DMP_V_WRITE_AVG_SIZE);
-DMP_VALUE_ATTR(total_avg_size, DMP_V_TOTAL_AVG_SIZE);
-DMP_VALUE_ATTR(flush_reqs, DMP_V_FLUSH_REQS);
-DMP_VALUE_ATTR(discard_reqs, DMP_V_DISCARD_REQS);
-DMP_VALUE_ATTR(discard_bytes, DMP_V_DISCARD_BYTES);
+DMP_ATTR(read_reqs, DMP_READ_REQS, 0);
+DMP_ATTR(write_reqs, DMP_WRITE_REQS, 0);
+DMP_ATTR(total_reqs, DMP_V_TOTAL_REQS, 0);
+DMP_ATTR(read_bytes, DMP_READ_BYTES, 0);
+DMP_ATTR(write_bytes, DMP_WRITE_BYTES, 0);
+DMP_ATTR(total_bytes, DMP_V_TOTAL_BYTES, 0);
+DMP_ATTR(read_avg_size, DMP_V_READ_AVG_SIZE, 0);
+DMP_ATTR(write_avg_size, DMP_V_WRITE_AVG_SIZE, 0);
+DMP_ATTR(total_avg_size, DMP_V_TOTAL_AVG_SIZE, 0);
+DMP_ATTR(flush_reqs, DMP_FLUSH_REQS, 0);
+DMP_ATTR(discard_reqs, DMP_DISCARD_REQS, 0);
+DMP_ATTR(discard_bytes, DMP_DISCARD_BYTES, 0);
+DMP_ATTR(read_errors, DMP_READ_ERRORS, 0);
+DMP_ATTR(write_errors, DMP_WRITE_ERRORS, 0);
+DMP_ATTR(read_seq_reqs, DMP_READ_SEQ, 0);
+DMP_ATTR(write_seq_reqs, DMP_WRITE_SEQ, 0);
+DMP_ATTR(read_lat_ns, DMP_READ_LAT_NS, 0);
+DMP_ATTR(write_lat_ns, DMP_WRITE_LAT_NS, 0);
+DMP_ATTR(in_flight, DMP_V_IN_FLIGHT, 0);
+DMP_ATTR(read_lat_hist, DMP_READ_LAT_HIST, DMP_LAT_BUCKETS);
+DMP_ATTR(write_lat_hist, DMP_READ_LAT_HIST + DMP_LAT_BUCKETS, DMP_LAT_BUCKETS);
+DMP_ATTR(read_size_hist, DMP_READ_SIZE_HIST, DMP_SIZE_BUCKETS);
+DMP_ATTR(write_size_hist, DMP_READ_SIZE_HIST + DMP_SIZE_BUCKETS,
+	 DMP_SIZE_BUCKETS);
 
-/* All raw counters of one moment on one line, as "dmsetup status" prints. */
+/* The scalar counters of one moment on one line, as "dmsetup status". */
 static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
 			 char *buf)
 {
@@ -116,7 +140,7 @@ static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
 	int n;
 
 	dmp_node_read(kobj, &c);
-	n = dmp_counts_format(&c, buf, PAGE_SIZE - 1);
+	n = dmp_counts_format_stat(&c, buf, PAGE_SIZE - 1);
 	buf[n++] = '\n';
 	return n;
 }
@@ -141,9 +165,18 @@ static ssize_t name_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return n;
 }
 
+static ssize_t latency_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	bool on = READ_ONCE(to_dmp_device(kobj)->latency);
+
+	return sysfs_emit(buf, "%s\n", on ? "on" : "off");
+}
+
 static struct kobj_attribute dmp_attr_stat = __ATTR_RO(stat);
 static struct kobj_attribute dmp_attr_reset = __ATTR_WO(reset);
 static struct kobj_attribute dmp_attr_name = __ATTR_RO(name);
+static struct kobj_attribute dmp_attr_latency = __ATTR_RO(latency);
 
 static struct attribute *dmp_common_attrs[] = {
 	&dmp_attr_read_reqs.attr.attr,
@@ -158,6 +191,17 @@ static struct attribute *dmp_common_attrs[] = {
 	&dmp_attr_flush_reqs.attr.attr,
 	&dmp_attr_discard_reqs.attr.attr,
 	&dmp_attr_discard_bytes.attr.attr,
+	&dmp_attr_read_errors.attr.attr,
+	&dmp_attr_write_errors.attr.attr,
+	&dmp_attr_read_seq_reqs.attr.attr,
+	&dmp_attr_write_seq_reqs.attr.attr,
+	&dmp_attr_read_lat_ns.attr.attr,
+	&dmp_attr_write_lat_ns.attr.attr,
+	&dmp_attr_in_flight.attr.attr,
+	&dmp_attr_read_lat_hist.attr.attr,
+	&dmp_attr_write_lat_hist.attr.attr,
+	&dmp_attr_read_size_hist.attr.attr,
+	&dmp_attr_write_size_hist.attr.attr,
 	&dmp_attr_stat.attr,
 	&dmp_attr_reset.attr,
 	NULL
@@ -169,6 +213,7 @@ static const struct attribute_group dmp_common_group = {
 
 static struct attribute *dmp_dev_attrs[] = {
 	&dmp_attr_name.attr,
+	&dmp_attr_latency.attr,
 	NULL
 };
 
@@ -358,6 +403,7 @@ static struct dmp_device *dmp_device_create(struct mapped_device *md)
 	}
 	dd->md = md;
 	dd->refs = 1;
+	dd->latency = READ_ONCE(dmp_latency_default);
 	if (dm_copy_name_and_uuid(md, dd->name, NULL))
 		dd->name[0] = '\0';
 

@@ -20,7 +20,13 @@ for a in $attrs; do
 	assert_eq "$(all_get "$a")" 0 "all/$a"
 	assert_eq "$(stat -c %a "$DMP_STAT/all/$a")" 444 "mode of all/$a"
 done
-assert_eq "$(cat "$DMP_STAT/all/stat")" "0 0 0 0 0 0 0" "all/stat"
+# Every other file (stat, histograms, in_flight, ...) is read-only and zero.
+for f in "$DMP_STAT"/all/*; do
+	a=${f##*/}
+	[ "$a" != reset ] || continue
+	assert_eq "$(stat -c %a "$f")" 444 "mode of all/$a"
+	assert_match "$(<"$f")" '^(0 )*0$' "all/$a"
+done
 assert_eq "$(stat -c %a "$DMP_STAT/all/reset")" 200 "mode of all/reset"
 assert_eq "$(ls "$DMP_STAT")" all "entries of stat/"
 

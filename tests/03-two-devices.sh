@@ -12,16 +12,17 @@ read_avg_size write_avg_size total_avg_size flush_reqs discard_reqs discard_byte
 # Every attribute of a stat directory on one line: "name=value ...".
 snapshot() {	# dir
 	local a out=
-	for a in $attrs stat; do
+	for a in $attrs; do
 		out+="$a=$(cat "$1/$a") "
 	done
+	out+="stat=$(stat_req "$1/stat") "
 	echo "${out% }"
 }
 
 # A fresh load, so that "all" has counted nothing yet.
 rmmod dmp
 insmod "$DMP_KO"
-assert_eq "$(all_get stat)" "0 0 0 0 0 0 0" "all/stat after load"
+assert_eq "$(stat_req "$DMP_STAT/all/stat")" "0 0 0 0 0 0 0" "all/stat after load"
 
 dev_a=$(backing_dev 64)		# loop device
 dev_b=$(nullb_dev 64)		# null_blk
@@ -66,7 +67,7 @@ for d in a b; do
 	assert_eq "$(stat_get "$name" write_bytes)" "$wb" "$name write_bytes vs fio"
 	assert_eq "$(stat_get "$name" total_reqs)" "$((r + w))" "$name total_reqs"
 	assert_eq "$(stat_get "$name" total_bytes)" "$((rb + wb))" "$name total_bytes"
-	assert_eq "$(stat_get "$name" stat)" "$r $w $rb $wb 0 0 0" "$name stat"
+	assert_eq "$(stat_req "$(stat_dir "$name")/stat")" "$r $w $rb $wb 0 0 0" "$name stat"
 	# The block layer's view of the same dm device.
 	assert_eq "$(blk_stat "$name" 1)" "$r" "$name dm stat reads"
 	assert_eq "$(($(blk_stat "$name" 3) * 512))" "$rb" "$name dm stat bytes read"
@@ -87,7 +88,7 @@ sum[total_avg_size]=$((sum[total_bytes] / sum[total_reqs]))
 for a in $attrs; do
 	assert_eq "$(all_get "$a")" "${sum[$a]}" "all/$a = two-a + two-b"
 done
-assert_eq "$(all_get stat)" "${sum[read_reqs]} ${sum[write_reqs]} ${sum[read_bytes]} ${sum[write_bytes]} 0 0 0" \
+assert_eq "$(stat_req "$DMP_STAT/all/stat")" "${sum[read_reqs]} ${sum[write_reqs]} ${sum[read_bytes]} ${sum[write_bytes]} 0 0 0" \
 	"all/stat = two-a + two-b"
 
 # Remove b: nothing in "all" moves, its directory and its link are gone,

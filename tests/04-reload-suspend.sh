@@ -30,11 +30,11 @@ expect_fio() {	# json
 # possible: forks are slow in the guest.
 check_counts() {	# name what
 	local name=$1 what=$2 line b
-	read -r line <"$dir/stat"
+	line=$(stat_req "$dir/stat")
 	assert_eq "$line" "$exp_r $exp_w $exp_rb $exp_wb 0 0 0" "$what: $name stat"
 	read -r line <"$dir/total_reqs"
 	assert_eq "$line" "$((exp_r + exp_w))" "$what: $name total_reqs"
-	line=$(dmsetup status "$name")
+	line=$(status_req "$name")
 	assert_eq "$line" "0 $len dmp $exp_r $exp_w $exp_rb $exp_wb 0 0 0" "$what: dmsetup status $name"
 	read -r -a b <"$blk/stat"
 	assert_eq "${b[0]} ${b[4]} $((b[2] * 512)) $((b[6] * 512))" "$exp_r $exp_w $exp_rb $exp_wb" \
@@ -132,9 +132,9 @@ run_fio "$DMP_TMP/c.json" --filename="$(dm_node seg)" --direct=1 --randrepeat=0 
 read -r r w rb wb syncs < <(fio_counts "$DMP_TMP/c.json")
 log "fio c: read $r ios / $rb bytes, write $w ios / $wb bytes, $syncs syncs"
 [ "$syncs" -gt 0 ] || fail "fio c: no fsync"
-read -r line <"$segdir/stat"
+line=$(stat_req "$segdir/stat")
 assert_eq "$line" "$r $w $rb $wb $syncs 0 0" "seg stat (flush_reqs = fio syncs, once per flush)"
-status=$(dmsetup status seg)
+status=$(status_req seg)
 assert_eq "$status" "0 $half dmp $r $w $rb $wb $syncs 0 0
 $half $half dmp $r $w $rb $wb $syncs 0 0" "dmsetup status seg"
 # The block layer counts an empty flush as a write of no sectors.
@@ -154,7 +154,7 @@ done
 dm_create seg-copy "$(dmsetup table seg)"
 assert_eq "$(dmsetup table seg-copy)" "$(dmsetup table seg)" "table of seg-copy"
 read -r line <"$(stat_dir seg-copy)/stat"
-assert_eq "$line" "0 0 0 0 0 0 0" "seg-copy stat"
+assert_match "$line" '^(0 )*0$' "seg-copy stat"
 sum_seg=$(dd if="$(dm_node seg)" bs=1M iflag=direct status=none | sha256sum)
 sum_copy=$(dd if="$(dm_node seg-copy)" bs=1M iflag=direct status=none | sha256sum)
 assert_eq "$sum_copy" "$sum_seg" "contents of seg-copy"

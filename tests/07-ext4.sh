@@ -42,7 +42,7 @@ umount "$mnt"
 out=$(fsck.ext4 -fn "$node" 2>&1) || { echo "$out"; fail "fsck.ext4 -fn found errors"; }
 echo "$out" | tail -n 1
 
-read -r r w rb wb fl dr db <"$dir/stat"
+read -r r w rb wb fl dr db _ <"$dir/stat"
 log "dmp: read $r / $rb bytes, write $w / $wb bytes, flush $fl, discard $dr / $db bytes"
 assert_gt "$fl" 0 "flush_reqs"
 assert_gt "$wb" "$total" "write_bytes"

@@ -74,7 +74,7 @@ unchanged() {
 	echo "ok: after $1: rs-a [$exp_a] rs-b [$exp_b] all [$exp_all]"
 }
 
-exp_all=$(<"$all/stat")
+exp_all=$(stat_req "$all/stat")
 zero="0 0 0 0 0 0 0"
 
 # I/O on both; every counter moves.
@@ -94,7 +94,7 @@ unchanged "echo 1 >rs-a/reset"
 dmsetup message rs-b 0 reset
 exp_b=$zero
 unchanged "dmsetup message rs-b 0 reset"
-assert_eq "$(dmsetup status rs-b)" "0 $half dmp $zero" "dmsetup status rs-b after reset"
+assert_match "$(dmsetup status rs-b)" "^0 $half dmp (0 )*0$" "dmsetup status rs-b after reset"
 
 # I/O after a reset is counted exactly: fio on A, a known load on B.
 blk_read "$blk_a"
@@ -142,7 +142,7 @@ for m in "" Reset "reset 1" clear stats; do
 done
 msgs=$(dmesg_since)
 assert_match "$msgs" "device-mapper: ioctl: Empty message received" "dmesg for the empty message"
-assert_eq "$(grep -c "dmp: ${b##*/}: unknown message, the only one is \"reset\"" <<<"$msgs")" 4 \
+assert_eq "$(grep -c "dmp: ${b##*/}: unknown message: expected \"reset\" or \"latency on|off\"" <<<"$msgs")" 4 \
 	"dmesg warnings for the 4 unknown messages"
 
 # reset is write-only, everything else read-only, even for root.

@@ -65,9 +65,9 @@ done
 assert_eq "$(cd "$DMP_STAT" && stat -c '%n %a' "${paths[@]#"$DMP_STAT"/}")" "${want%$'\n'}" \
 	"modes of the attributes"
 n=("$DMP_STAT/$ta"/*)
-assert_eq "${#n[@]}" 15 "number of files in stat/$ta"
+assert_eq "${#n[@]}" 27 "number of files in stat/$ta"
 n=("$DMP_STAT/all"/*)
-assert_eq "${#n[@]}" 14 "number of files in stat/all"
+assert_eq "${#n[@]}" 25 "number of files in stat/all"
 
 # Names that are directories of stat/: no link, a warning, nothing else.
 dmp_create all "$dev" "$q" "$q"

@@ -17,6 +17,9 @@ DMP_SCALE=${DMP_SCALE:-1}
 DMP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dmp-test.XXXXXX")
 # Many device-mapper operations from one process (see tests/dmbatch.c).
 DMBATCH=$DMP_SRC/build/bin/dmbatch
+# The tools, as built by "make tools" (tests/run builds them).
+DMPSTAT=${DMPSTAT:-$DMP_SRC/tools/dmpstat}
+DMP_PLOT=${DMP_PLOT:-$DMP_SRC/tools/dmp-plot}
 
 _dm_names=()
 _loops=()
@@ -187,16 +190,33 @@ trap _cleanup EXIT
 DMP_COUNTERS="read_reqs write_reqs total_reqs read_bytes write_bytes total_bytes
 read_avg_size write_avg_size total_avg_size flush_reqs discard_reqs discard_bytes"
 
-# stat_snap DIR: every counter of DIR and its stat line, "attr=value ...",
-# in $SNAP.  Builtins only, so it is cheap in the slow guest.
+# stat_req FILE: the request counters of a stat line (its first 7 fields:
+# read_reqs write_reqs read_bytes write_bytes flush_reqs discard_reqs
+# discard_bytes), without the timing-dependent fields that follow.
+stat_req() {
+	local -a f
+	read -ra f <"$1"
+	echo "${f[*]:0:7}"
+}
+
+# status_req NAME: "dmsetup status NAME" with each line cut after the
+# request counters (<start> <len> dmp + the 7 fields of stat_req).
+status_req() {
+	dmsetup status "$1" | awk '{ print $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
+}
+
+# stat_snap DIR: every counter of DIR and the request counters of its stat
+# line, "attr=value ...", in $SNAP.  Builtins only: cheap in the guest.
 stat_snap() {
 	local a v
+	local -a f
 	SNAP=
-	for a in $DMP_COUNTERS stat; do
+	for a in $DMP_COUNTERS; do
 		read -r v <"$1/$a"
 		SNAP+="$a=$v "
 	done
-	SNAP=${SNAP% }
+	read -ra f <"$1/stat"
+	SNAP+="stat=${f[*]:0:7}"
 }
 
 # blk_read SYSDIR: the fields of SYSDIR/stat (a /sys/block/<disk> directory,

@@ -1,0 +1,168 @@
+#!/bin/bash
+# DESCRIPTION: completion-side statistics against oracles: read/write errors
+# equal fio's error counts over dm-flakey; latency histograms put fio's
+# percentiles (over dm-delay) in the same buckets and dmp's mean lies between
+# the injected delay and fio's own mean; size histograms equal fio's I/O log;
+# sequential reads count ~100% and random ones ~0%; in_flight follows fio's
+# queue depth and the dm device's inflight; reset zeroes it all, a reload
+# keeps it; "latency off|on" and the module parameter switch the timing.
+. "$(dirname "$0")/lib.sh"
+
+dev=$(backing_dev 64)
+sectors=$(sectors_of "$dev")
+d=   # stat directory of the device under test
+
+hist() { read -r -a H <"$d/$1"; }	# file -> array H
+sum() { local s=0 v; for v in "$@"; do s=$((s + v)); done; echo $s; }
+# the bucket of a latency in ns / a size in bytes (README: layout)
+lat_bucket() {
+	local us=$(($1 / 1000)) b=1
+	[ "$1" -ge 1000 ] || { echo 0; return; }
+	while [ $((us >> b)) -gt 0 ] && [ $b -lt 21 ]; do b=$((b + 1)); done
+	echo $b
+}
+size_bucket() {
+	local b=0
+	while [ $((1024 << b)) -le "$1" ] && [ $b -lt 13 ]; do b=$((b + 1)); done
+	echo $b
+}
+# the bucket where the p-th percentile of histogram H falls
+hist_pct() {
+	local total i acc=0
+	total=$(sum "${H[@]}")
+	for i in "${!H[@]}"; do
+		acc=$((acc + H[i]))
+		if [ $((acc * 100)) -ge $((total * $1)) ]; then echo "$i"; return; fi
+	done
+}
+
+# --- errors: dm-flakey always down errors reads (and writes with error_writes)
+dm_create flk-r "0 $sectors flakey $dev 0 0 1"
+dm_create flk-w "0 $sectors flakey $dev 0 0 1 1 error_writes"
+dmp_create err-r /dev/mapper/flk-r
+dmp_create err-w /dev/mapper/flk-w
+n=$(scaled 60)
+# fio does not count failed I/O towards number_ios: bound the jobs by size.
+common=(--direct=1 --ioengine=libaio --iodepth=4 --continue_on_error=all --randrepeat=0
+	--bs=4k --size=$((n * 4))k)
+run_fio "$DMP_TMP/er.json" --name=er --filename="$(dm_node err-r)" "${common[@]}" --rw=randread
+run_fio "$DMP_TMP/ew.json" --name=ew --filename="$(dm_node err-w)" "${common[@]}" --rw=randrw
+d=$(stat_dir err-r)
+assert_eq "$(fio_get "$DMP_TMP/er.json" '.jobs[0].total_err')" "$n" "fio's read errors"
+assert_eq "$(<"$d/read_errors")" "$n" "read_errors over failing reads"
+assert_eq "$(<"$d/read_reqs")" "$n" "read_reqs over failing reads"
+d=$(stat_dir err-w)
+fw=$(fio_get "$DMP_TMP/ew.json" '.jobs[0].write.total_ios')
+assert_eq "$(fio_get "$DMP_TMP/ew.json" '.jobs[0].total_err')" "$fw" "fio's errors (= its writes)"
+assert_eq "$(<"$d/write_errors")" "$fw" "write_errors over failing writes"
+assert_eq "$(<"$d/read_errors")" 0 "read_errors over failing writes"
+assert_eq "$(<"$d/in_flight")" 0 "in_flight after the errors"
+dm_remove err-r
+dm_remove err-w
+
+# --- latency: reads delayed by 40 ms in dm-delay below dmp
+delay_ms=40
+dm_create dly "0 $sectors delay $dev 0 $delay_ms"
+dmp_create lat /dev/mapper/dly
+d=$(stat_dir lat)
+n=$(scaled 64)
+run_fio "$DMP_TMP/lat.json" --name=lat --filename="$(dm_node lat)" --direct=1 \
+	--ioengine=libaio --iodepth=8 --rw=randread --bs=4k --size=8m --number_ios="$n" \
+	--randrepeat=0
+hist read_lat_hist
+assert_eq "${#H[@]}" 22 "read_lat_hist buckets"
+assert_eq "$(sum "${H[@]}")" "$n" "read_lat_hist total"
+for p in 50 99; do
+	fio_ns=$(fio_get "$DMP_TMP/lat.json" ".jobs[0].read.clat_ns.percentile[\"$p.000000\"]")
+	assert_eq "$(hist_pct $p)" "$(lat_bucket "$fio_ns")" "bucket of p$p (fio: $fio_ns ns)"
+done
+mean=$(($(<"$d/read_lat_ns") / n))
+fio_mean=$(fio_get "$DMP_TMP/lat.json" '.jobs[0].read.lat_ns.mean | floor')
+[ "$mean" -ge $((delay_ms * 1000000)) ] || fail "mean latency $mean ns below the injected ${delay_ms} ms"
+[ "$mean" -le "$fio_mean" ] || fail "mean latency $mean ns above fio's $fio_mean ns"
+echo "ok: ${delay_ms} ms <= dmp mean $mean ns <= fio mean $fio_mean ns"
+hist write_lat_hist
+assert_eq "$(sum "${H[@]}")" 0 "write_lat_hist total"
+
+# --- in flight: 8 requests queued below dmp for 40 ms each
+bg fio --name=q --filename="$(dm_node lat)" --direct=1 --ioengine=libaio --iodepth=8 \
+	--rw=randread --bs=4k --size=8m --number_ios="$(scaled 160)" --output=/dev/null
+max=0
+blk=$(dm_block lat)
+for _ in $(seq 1 40); do
+	read -r v <"$d/in_flight"
+	read -r br bw <"$blk/inflight"
+	[ "$v" -le 8 ] || fail "in_flight $v with fio's queue depth 8"
+	[ "$v" -gt "$max" ] && max=$v
+	[ "$v" -eq 8 ] && [ "$br" -eq 8 ] && break
+	sleep 0.05
+done
+assert_eq "$max" 8 "highest in_flight seen while fio keeps 8 requests queued"
+wait
+assert_eq "$(<"$d/in_flight")" 0 "in_flight after fio"
+
+# --- a reload keeps everything, a reset zeroes everything (but in_flight)
+before=$(cat "$d"/*_hist "$d/read_lat_ns" "$d/stat")
+dmsetup reload lat --table "0 $sectors dmp /dev/mapper/dly 0"
+dmsetup resume lat
+assert_eq "$(cat "$d"/*_hist "$d/read_lat_ns" "$d/stat")" "$before" "statistics after a reload"
+echo 1 >"$d/reset"
+for f in read_lat_hist write_lat_hist read_size_hist write_size_hist read_lat_ns \
+	read_seq_reqs read_errors; do
+	[[ $(<"$d/$f") =~ ^(0 )*0$ ]] || fail "$f after reset: $(<"$d/$f")"
+done
+echo "ok: histograms and sums are zero after a reset"
+
+# --- latency off / on, per device and by the module parameter
+assert_eq "$(<"$d/latency")" on "latency of a new device"
+dmsetup message lat 0 latency off
+assert_eq "$(<"$d/latency")" off "latency after 'latency off'"
+dd if="$(dm_node lat)" of=/dev/null bs=4k count=4 iflag=direct status=none
+assert_eq "$(<"$d/read_reqs")" 4 "reads counted with latency off"
+hist read_lat_hist
+assert_eq "$(sum "${H[@]}")" 0 "read_lat_hist with latency off"
+assert_eq "$(<"$d/read_lat_ns")" 0 "read_lat_ns with latency off"
+dmsetup message lat 0 latency on
+dd if="$(dm_node lat)" of=/dev/null bs=4k count=3 iflag=direct status=none
+hist read_lat_hist
+assert_eq "$(sum "${H[@]}")" 3 "read_lat_hist after 'latency on'"
+must_fail dmsetup message lat 0 latency maybe >/dev/null
+must_fail dmsetup message lat 0 latency >/dev/null
+echo N >/sys/module/dmp/parameters/latency
+dmp_create lat2 "$dev"
+assert_eq "$(<"$(stat_dir lat2)/latency")" off "latency of a device created with latency=N"
+echo Y >/sys/module/dmp/parameters/latency
+assert_eq "$(<"$d/latency")" on "the parameter does not change existing devices"
+dm_remove lat2
+dm_remove lat
+dm_remove dly
+
+# --- sizes and sequentiality against fio's I/O log
+dmp_create sz "$dev"
+d=$(stat_dir sz)
+run_fio "$DMP_TMP/sz.json" --name=sz --filename="$(dm_node sz)" --direct=1 \
+	--ioengine=libaio --iodepth=4 --rw=randrw --randrepeat=0 --size=32m \
+	--bssplit=512/10:1k/10:3k/10:4k/20:64k/20:192k/10:1m/10:4m/10 \
+	--number_ios="$(scaled 300)" --write_iolog="$DMP_TMP/sz.log"
+for dir in read write; do
+	want=(0 0 0 0 0 0 0 0 0 0 0 0 0 0)
+	while read -r size; do
+		b=$(size_bucket "$size")
+		want[b]=$((want[b] + 1))
+	done < <(awk -v d="$dir" '$3 == d { print $5 }' "$DMP_TMP/sz.log")
+	assert_eq "$(<"$d/${dir}_size_hist")" "${want[*]}" "${dir}_size_hist vs fio's I/O log"
+done
+echo 1 >"$d/reset"
+n=$(scaled 128)
+run_fio "$DMP_TMP/seq.json" --name=seq --filename="$(dm_node sz)" --direct=1 \
+	--ioengine=libaio --iodepth=4 --rw=read --bs=64k --number_ios="$n"
+seq=$(<"$d/read_seq_reqs")
+assert_eq "$(<"$d/read_reqs")" "$n" "sequential job's reads"
+[ $((seq * 100)) -ge $((n * 90)) ] || fail "sequential job: only $seq of $n reads sequential"
+echo "ok: sequential job: $seq of $n reads sequential"
+echo 1 >"$d/reset"
+run_fio "$DMP_TMP/rnd.json" --name=rnd --filename="$(dm_node sz)" --direct=1 \
+	--ioengine=libaio --iodepth=4 --rw=randread --bs=4k --number_ios="$n" --randrepeat=0
+seq=$(<"$d/read_seq_reqs")
+[ $((seq * 100)) -le $((n * 5)) ] || fail "random job: $seq of $n reads sequential"
+echo "ok: random job: $seq of $n reads sequential"
