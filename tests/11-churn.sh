@@ -33,17 +33,22 @@ wo=" $(stat_wo_files "$steady_dir" | tr '\n' ' ') $(stat_wo_files "$DMP_STAT/all
 
 # reader ID: read every readable file under stat/ (through the directories
 # and the name links) until told to stop.  Builtins only.  A value must be
-# one line of decimal numbers (name: any text); an error must be ENOENT or
-# ENODEV.  Tallies in $DMP_TMP/reader.ID.
+# one line of decimal numbers (name: any text, latency: on or off); an
+# error must be ENOENT or ENODEV.  Tallies in $DMP_TMP/reader.ID.
 reader() {
-	local id=$1 f v ok=0 gone=0 bad=0 passes=0
+	local id=$1 f v good ok=0 gone=0 bad=0 passes=0
 	exec 2>"$DMP_TMP/reader.$id.err"
 	while [ ! -e "$DMP_TMP/stop" ]; do
 		for f in "$DMP_STAT"/*/*; do
 			[[ $wo != *" ${f##*/} "* ]] || continue
 			v=
 			if read -r v <"$f"; then
-				if [[ ${f##*/} != name && ! $v =~ ^[0-9]+( [0-9]+)*$ ]]; then
+				case ${f##*/} in
+				name)		good=1 ;;
+				latency)	[[ $v == on || $v == off ]] && good=1 || good=0 ;;
+				*)		[[ $v =~ ^[0-9]+( [0-9]+)*$ ]] && good=1 || good=0 ;;
+				esac
+				if [ $good -eq 0 ]; then
 					echo "BAD VALUE: $f: '$v'" >&2
 					bad=$((bad + 1))
 				else

@@ -95,7 +95,7 @@ assert_match "$out" "Device or resource busy" "dmsetup remove of an open device"
 read_all "$dir" "$DMP_STAT/all"
 assert_eq "$ALL" "$before" "every attribute of or-c and all after the failed remove"
 assert_eq "$(dmp_refcnt)" "$refcnt" "module references after the failed remove"
-assert_eq "$(dmsetup status or-c)" "0 $(sectors_of "$dev") dmp 2 5 16384 20480 0 0 0" "dmsetup status or-c"
+assert_eq "$(status_req or-c)" "0 $(sectors_of "$dev") dmp 2 5 16384 20480 0 0 0" "dmsetup status or-c"
 # Still working: one more read counts.
 dd if="$(dm_node or-c)" of=/dev/null bs=4k count=1 iflag=direct status=none
 assert_eq "$(<"$dir/read_reqs")" 3 "or-c read_reqs after one more read"

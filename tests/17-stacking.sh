@@ -36,7 +36,7 @@ read -r fr fw frb fwb fs < <(fio_get "$DMP_TMP/deep.json" '.jobs[0] | [.read.tot
 log "fio on st-L$levels: read $fr ios / $frb bytes, write $fw ios / $fwb bytes, $fs fsyncs"
 [ "$fr" -gt 0 ] && [ "$fs" -gt 0 ] || fail "fio did not read back or fsync"
 for ((k = 1; k <= levels; k++)); do
-	read -r r w rb wb f d db <"$(stat_dir "st-L$k")/stat"
+	read -r r w rb wb f d db _ <"$(stat_dir "st-L$k")/stat"
 	assert_eq "$r $w $rb $wb $f $d $db" "$fr $fw $frb $fwb $fs 0 0" "st-L$k stat vs fio"
 	blk_read "$(dm_block "st-L$k")"
 	assert_eq "${BLK[1]} ${BLK[5]} $((BLK[3] * 512)) $((BLK[7] * 512))" "$fr $((fw + fs)) $frb $fwb" \
@@ -91,7 +91,7 @@ read -r r1 w1 rb1 wb1 s1 < <(jobs 1)
 read -r r2 w2 rb2 wb2 _ < <(jobs 2)
 log "fio: dmp segment 0: $r0 reads, $w0 writes; linear: $r1 reads, $w1 writes, $s1 fsyncs; dmp segment 2: $r2 reads, $w2 writes"
 [ "$s1" -gt 0 ] || fail "no fsync on the linear segment"
-read -r r w rb wb f d db <"$mixdir/stat"
+read -r r w rb wb f d db _ <"$mixdir/stat"
 assert_eq "$r $w $rb $wb $f $d $db" "$((r0 + r2)) $((w0 + w2)) $((rb0 + rb2)) $((wb0 + wb2)) $s1 0 0" \
 	"mix stat: the dmp segments' I/O, each flush once"
 assert_eq "$(dmsetup status mix | awk '{ print $3 }' | tr '\n' ' ')" "dmp linear dmp " "targets of mix"

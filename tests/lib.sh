@@ -62,10 +62,22 @@ dmp_load() { dmp_loaded || insmod "$DMP_KO"; }
 dmp_refcnt() { cat /sys/module/dmp/refcnt; }
 
 # Mark the kernel log, so that dmesg_since can show what came after.
-dmesg_mark() {
-	_dmesg_mark=$(dmesg | wc -l)
+# By the records' sequence numbers in /dev/kmsg, not by counting lines: a
+# full log buffer drops its oldest lines and a line count stops moving.
+_kmsg() {	# every record "prio,seq,usec,flags;text", continuation lines dropped
+	{ dd if=/dev/kmsg iflag=nonblock bs=64k status=none 2>/dev/null || true; } |
+		{ grep -v '^ ' || true; }
 }
-dmesg_since() { dmesg | tail -n +"$((_dmesg_mark + 1))"; }
+dmesg_mark() {
+	_dmesg_mark=$(_kmsg | tail -n 1 | cut -d, -f2)
+}
+dmesg_since() {
+	_kmsg | awk -v m="${_dmesg_mark:-0}" '{
+		i = index($0, ";"); split(substr($0, 1, i - 1), h, ",")
+		if (h[2] + 0 > m + 0)
+			printf "[%12.6f] %s\n", h[3] / 1e6, substr($0, i + 1)
+	}'
+}
 
 # A loop device over a sparse file of SIZE_MB MiB, removed at exit.
 backing_dev() {
