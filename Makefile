@@ -42,7 +42,8 @@ ARGS ?=
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
-DEPMOD ?= depmod
+# Into a staging tree (DESTDIR) depmod is the package's job on the target.
+DEPMOD ?= $(if $(DESTDIR),true,depmod)
 CC ?= cc
 TOOLS_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 TOOLS_SRC := tools/dmpstat.c tools/dmpstat_sysfs.c tools/dmpstat_prom.c
@@ -52,7 +53,7 @@ VERSION := $(shell sed -n 's/^\t\.version = {\([0-9]*\), \([0-9]*\), \([0-9]*\)}
 
 # The release of the kernel KDIR is for (its modules directory), and
 # whether modules_install can sign (only with the kernel's own key).
-KREL = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
+KREL = $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(KVER))
 SIGKEY = $(shell sed -n 's/^CONFIG_MODULE_SIG_KEY="\(.*\)"/\1/p' $(KDIR)/.config 2>/dev/null)
 NOSIGN = $(if $(wildcard $(KDIR)/$(SIGKEY) $(SIGKEY)),,CONFIG_MODULE_SIG_ALL=)
 MODDIR = $(DESTDIR)/lib/modules/$(KREL)/updates
@@ -95,7 +96,7 @@ install-tools: tools
 
 uninstall:
 	@test -n "$(KREL)" || { echo "No kernel headers for $(KVER): set KDIR="; exit 1; }
-	rm -f $(MODDIR)/dmp.ko
+	rm -f $(addprefix $(MODDIR)/dmp.ko,"" .gz .xz .zst)
 	rmdir $(MODDIR) 2>/dev/null || true
 	$(DEPMOD) $(if $(DESTDIR),-b $(DESTDIR)) -a $(KREL)
 	rm -f $(DESTDIR)$(BINDIR)/dmpstat $(DESTDIR)$(BINDIR)/dmp-plot

@@ -21,11 +21,8 @@ dev4k_t=$(<"/sys/block/${dev4k#/dev/}/dev")
 assert_eq "$(<"/sys/block/${dev4k#/dev/}/queue/logical_block_size")" 4096 "logical block size of $dev4k"
 
 # A device held exclusively: a mounted file system.
-busy=$(backing_dev 8)
-mkfs.ext2 -q -E nodiscard "$busy"
-mkdir "$DMP_TMP/mnt"
-mount "$busy" "$DMP_TMP/mnt"
-_mounts+=("$DMP_TMP/mnt")
+busy_dev 8
+busy=$BUSY
 
 : >"$DMP_TMP/regular"
 

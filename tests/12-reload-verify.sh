@@ -40,7 +40,7 @@ fio_loop() {
 		run_fio "$DMP_TMP/v.$i.json" --name=verify --filename="$(dm_node rv)" \
 			--direct=1 --ioengine=libaio --iodepth=8 --rw=randwrite \
 			--bssplit=4k/50:16k/30:64k/20 --size=32m --io_size=4m \
-			--verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0
+			--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 --randrepeat=0
 		i=$((i + 1))
 	done
 }

@@ -30,7 +30,7 @@ top=$(dm_node "st-L$levels")
 run_fio "$DMP_TMP/deep.json" --name=deep --filename="$top" --direct=1 \
 	--ioengine=libaio --iodepth=4 --rw=randwrite --bssplit=4k/40:16k/30:128k/30 \
 	--size=32m --io_size="$(scaled 8)m" --fsync=8 --verify=crc32c --do_verify=1 \
-	--verify_fatal=1 --randrepeat=0
+	--verify_fatal=1 --verify_state_save=0 --randrepeat=0
 read -r fr fw frb fwb fs < <(fio_get "$DMP_TMP/deep.json" '.jobs[0] | [.read.total_ios,
 	.write.total_ios, .read.io_bytes, .write.io_bytes, .sync.total_ios] | @tsv')
 log "fio on st-L$levels: read $fr ios / $frb bytes, write $fw ios / $fwb bytes, $fs fsyncs"

@@ -25,11 +25,8 @@ truncate -s 8M "$DMP_TMP/4k.img"
 dev4k=$(losetup -f --show --sector-size 4096 "$DMP_TMP/4k.img")
 _loops+=("$dev4k")
 sz4k=$(sectors_of "$dev4k")
-busy=$(backing_dev 8)
-mkfs.ext2 -q -E nodiscard "$busy"
-mkdir "$DMP_TMP/mnt"
-mount "$busy" "$DMP_TMP/mnt"
-_mounts+=("$DMP_TMP/mnt")
+busy_dev 8
+busy=$BUSY
 : >"$DMP_TMP/regular"
 ln -s "$dev" "$DMP_TMP/link-to-dev"
 

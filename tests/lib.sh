@@ -89,6 +89,17 @@ backing_dev() {
 	echo "$dev"
 }
 
+# busy_dev SIZE_MB: a backing device held exclusively (an ext2 file system
+# on it mounted on $DMP_TMP/mnt, unmounted at exit), in $BUSY.
+busy_dev() {
+	BUSY=$(backing_dev "$1")
+	_loops+=("$BUSY")
+	mkfs.ext2 -q -E nodiscard "$BUSY"
+	mkdir -p "$DMP_TMP/mnt"
+	mount "$BUSY" "$DMP_TMP/mnt"
+	_mounts+=("$DMP_TMP/mnt")
+}
+
 # A memory-backed null_blk device of SIZE_MB MiB (with discard), removed at exit.
 nullb_dev() {
 	local size=$1 dir name

@@ -86,6 +86,7 @@ struct delta {
 	const struct dev *d;	/* the later snapshot */
 	struct dev v;		/* counters: differences; in_flight: now */
 	int reset;		/* counters went back: counted from zero */
+	int replaced;		/* another device with the same number */
 };
 
 static int went_back(const uint64_t *now, const uint64_t *then, size_t n)
@@ -119,7 +120,8 @@ static void delta(struct delta *r, const struct dev *now,
 
 	r->d = now;
 	r->v = *now;
-	r->reset = then && (went_back(now->st, then->st, S_IN_FLIGHT) ||
+	r->replaced = then && now->ino != then->ino;
+	r->reset = then && (r->replaced || went_back(now->st, then->st, S_IN_FLIGHT) ||
 			    went_back(now->lat[0], then->lat[0],
 				      2 * LAT_BUCKETS) ||
 			    went_back(now->size[0], then->size[0],
@@ -400,9 +402,9 @@ static void notes(const struct opts *o, const struct snap *now,
 		if (!old) {
 			note("device %s (%s) appeared", dev_label(x[k].d),
 			     x[k].d->id);
-		} else if (strcmp(old->name, x[k].d->name)) {
+		} else if (x[k].replaced || strcmp(old->name, x[k].d->name)) {
 			/* a new device with the old one's number, or a rename */
-			if (x[k].reset)
+			if (x[k].replaced || x[k].reset)
 				note("device %s (%s) removed, device %s (%s) appeared",
 				     dev_label(old), old->id, dev_label(x[k].d),
 				     x[k].d->id);
@@ -540,7 +542,11 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .root = getenv("DMPSTAT_ROOT") };
-	struct sigaction sa = { .sa_handler = on_signal };
+	/*
+	 * SA_RESTART: a write blocked on a full pipe goes on after ^C; the
+	 * sleep between reports is never restarted (signal(7)), so it ends.
+	 */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	int c;
 
 	if (!o.root || !*o.root)
@@ -548,7 +554,7 @@ int main(int argc, char **argv)
 	o.sel.what = calloc(argc, sizeof(*o.sel.what));
 	if (!o.sel.what)
 		die("out of memory");
-	while ((c = getopt_long(argc, argv, "d:jytThV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:jythV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o.sel.what[o.sel.n++] = optarg;

@@ -47,6 +47,7 @@ struct dev {
 	char name[256];		/* device-mapper name ("" if none), or "all" */
 	int is_all;
 	int latency;		/* timing on (1), off (0), unknown (-1) */
+	unsigned long long ino;	/* of the directory: new for a new device */
 	uint64_t st[NSTAT];
 	uint64_t lat[2][LAT_BUCKETS];
 	uint64_t size[2][SIZE_BUCKETS];

@@ -26,16 +26,21 @@ const char *const stat_names[NSTAT] = {
 	"in_flight",
 };
 
+static void vnote(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("dmpstat: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("dmpstat: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vnote(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
@@ -43,12 +48,9 @@ void note(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("dmpstat: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vnote(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 double now_boottime(void)
@@ -118,7 +120,13 @@ static int get(const struct dir *dir, const char *file, char *buf, size_t len)
 
 	if (r == -ENODEV)
 		return -ENOENT;
-	if (r == -ENOENT && fstatat(dir->rootfd, dir->id, &st, 0) == 0)
+	/*
+	 * A device's directory exists a moment before its files and outlives
+	 * them by a moment: a file missing there means the device is coming
+	 * or going.  Only "all" is always complete.
+	 */
+	if (r == -ENOENT && !strcmp(dir->id, "all") &&
+	    fstatat(dir->rootfd, dir->id, &st, 0) == 0)
 		die("%s/%s/%s is missing: is the dmp module older than dmpstat?",
 		    dir->root, dir->id, file);
 	if (r && r != -ENOENT)
@@ -150,6 +158,7 @@ static int dev_read(const char *root, int rootfd, const char *id,
 		{ "read_size_hist", "write_size_hist" },
 	};
 	struct dir dir = { root, id, rootfd, -1 };
+	struct stat st;
 	char buf[512];
 	int r, i;
 
@@ -163,6 +172,12 @@ static int dev_read(const char *root, int rootfd, const char *id,
 			return -ENOENT;
 		die("cannot open %s/%s: %s", root, id, strerror(errno));
 	}
+	/*
+	 * A device removed and another created in one interval may get the
+	 * same major:minor, never the same directory inode.
+	 */
+	if (!fstat(dir.fd, &st))
+		d->ino = st.st_ino;
 	if (d->is_all) {
 		strcpy(d->name, "all");
 	} else {
