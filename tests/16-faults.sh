@@ -125,9 +125,13 @@ dm_remove fl-d
 # fsyncs, reads): fio gets EIO from then on; dmp counts every request.
 dm_create lo-e "0 $sz linear $dev_t 0"
 dmp_create dmp-e "$(dm_node lo-e)"
+# Long enough for the switch below to happen while fio runs: on the
+# sanitizer kernel starting fio and each dmsetup take seconds.
+runtime=6
+on_debug_kernel && runtime=30
 fio_err "$DMP_TMP/e.json" --name=e --filename="$(dm_node dmp-e)" --direct=1 \
 	--ioengine=libaio --iodepth=8 --rw=randrw --bs=4k --size=16m --fsync=16 \
-	--time_based --runtime=6 --rate_iops=300 &
+	--time_based --runtime=$runtime --rate_iops=300 &
 fio_pid=$!
 for ((k = 0; k < 100; k++)); do
 	[ "$(stat_get dmp-e write_reqs)" -gt 0 ] && break
