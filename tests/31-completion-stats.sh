@@ -7,6 +7,7 @@
 # queue depth and the dm device's inflight; reset zeroes it all, a reload
 # keeps it; "latency off|on" and the module parameter switch the timing.
 . "$(dirname "$0")/lib.sh"
+dmp_modprobe -a dm_flakey dm_delay
 
 dev=$(backing_dev 64)
 sectors=$(sectors_of "$dev")
@@ -86,10 +87,12 @@ assert_eq "$(sum "${H[@]}")" 0 "write_lat_hist total"
 
 # --- in flight: 8 requests queued below dmp for 40 ms each
 bg fio --name=q --filename="$(dm_node lat)" --direct=1 --ioengine=libaio --iodepth=8 \
-	--rw=randread --bs=4k --size=8m --number_ios="$(scaled 160)" --output=/dev/null
+	--rw=randread --bs=4k --size=8m --number_ios=160 --output=/dev/null
+# Sampled until the queue is seen full (fio keeps it full for ~0.8 s, once
+# it has started: that alone can take seconds on the sanitizer kernel).
 max=0
 blk=$(dm_block lat)
-for _ in $(seq 1 40); do
+for _ in $(seq 1 600); do
 	read -r v <"$d/in_flight"
 	read -r br bw <"$blk/inflight"
 	[ "$v" -le 8 ] || fail "in_flight $v with fio's queue depth 8"

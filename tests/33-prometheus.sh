@@ -24,7 +24,7 @@ dmp_create pm1 "$dev1"
 dmp_create "$weird" "$dev2"
 run_fio "$DMP_TMP/1.json" --name=a --filename="$(dm_node pm1)" --direct=1 --ioengine=libaio \
 	--iodepth=4 --rw=randrw --bssplit=512/10:4k/40:64k/30:256k/10:1m/10 --size=60m \
-	--number_ios="$(scaled 300)" --fsync=20 --randrepeat=0
+	--number_ios="$(scaled 300)" --fsync="$(scaled 20)" --randrepeat=0
 dd if="$(dm_node "$weird")" of=/dev/null bs=16k count=256 iflag=direct status=none
 blkdiscard -f -o 1m -l 2m "$(dm_node pm1)"
 
