@@ -15,7 +15,7 @@
 #   make check-host   the same tests on this host's kernel (root, needs dm-mod)
 #   make lint         checkpatch --strict, W=1 and sparse, all must be clean
 #   make bench        dmp against dm-linear and dm-stats in the guest, table
-#                     in bench/results.md (~35 min); QUICK=1: a smoke run
+#                     in bench/results.md (~30 min); QUICK=1: a smoke run
 #                     (~2 min) that leaves bench/results.md alone
 #   make deps         install the Debian packages all of the above need
 #

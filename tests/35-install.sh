@@ -57,12 +57,18 @@ on_exit() {
 trap on_exit EXIT
 
 # /usr/local: an overlay, writes in tmpfs (first: overlay.ko is in /lib/modules).
-dmp_modprobe overlay
-mkdir -p "$DMP_TMP/ovl/upper" "$DMP_TMP/ovl/work"
-mount -t overlay dmp-local \
-	-o "lowerdir=/usr/local,upperdir=$DMP_TMP/ovl/upper,workdir=$DMP_TMP/ovl/work" /usr/local
-_mounts+=(/usr/local)
-mkdir -p /usr/local/bin
+# A kernel without overlayfs (the sanitizer kernel) gets an empty tmpfs on
+# /usr/local/bin instead: the same install, over an empty directory.
+if dmp_modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems; then
+	mkdir -p "$DMP_TMP/ovl/upper" "$DMP_TMP/ovl/work"
+	mount -t overlay dmp-local \
+		-o "lowerdir=/usr/local,upperdir=$DMP_TMP/ovl/upper,workdir=$DMP_TMP/ovl/work" /usr/local
+	_mounts+=(/usr/local)
+	mkdir -p /usr/local/bin
+else
+	mount -t tmpfs dmp-local-bin /usr/local/bin
+	_mounts+=(/usr/local/bin)
+fi
 
 # /lib/modules: a tmpfs with this kernel's dm-mod.ko and what it needs.
 orig=${DMP_MODROOT:-/}/lib/modules/$kver
