@@ -30,7 +30,7 @@ KVER ?= $(shell uname -r)
 # modules for its own kernel gets).
 ifeq ($(origin KDIR),undefined)
 KDIR := $(firstword $(wildcard /lib/modules/$(KVER)/build) \
-	$(shell tests/kernel.sh stock 2>/dev/null | sed -n 's/^KDIR=//p'))
+	$(shell tests/kernel.sh headers 2>/dev/null | sed -n 's/^KDIR=//p'))
 endif
 
 KERNEL ?= stock
@@ -126,7 +126,7 @@ demo:
 
 lint:
 	tests/install-deps build lint
-	tests/lint $(KDIR)
+	tests/lint "$(KDIR)"
 
 bench:
 	tests/install-deps build guest bench

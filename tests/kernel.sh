@@ -12,6 +12,9 @@
 #   debug      the sanitizer kernel (.debs in $DMP_DEBUG_DEBS, ../shared/kernels
 #              or /work/shared/kernels), unpacked once into $DMP_CACHE
 #   <version>  an installed kernel: /boot/vmlinuz-<version>
+#   headers    only KDIR: the headers of Debian's linux-headers-amd64 (what
+#              make and tests/lint build against when the running kernel
+#              has none; the guest's image is not needed for that)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,8 +77,19 @@ debug() {
 	echo "KDIR=$root/usr/src/linux-headers-$kver"
 }
 
+# The headers that Debian's linux-headers-amd64 metapackage points at.
+headers() {
+	local dep
+	dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null) ||
+		die "linux-headers-amd64 is not installed (run: make deps)"
+	dep=${dep%%[ ,|]*}
+	[ -e "/usr/src/$dep/Makefile" ] || die "no /usr/src/$dep"
+	echo "KDIR=/usr/src/$dep"
+}
+
 case "${1:-stock}" in
 stock)	installed "$(stock_version)" ;;
+headers) headers ;;
 debug)	debug ;;
 *)	installed "$1" ;;
 esac
