@@ -102,7 +102,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/dmpstat $(DESTDIR)$(BINDIR)/dmp-plot
 
 dkms-check:
-	tests/install-deps build dkms
+	tests/install-deps build guest dkms
 	tests/dkms-check
 
 clean:
