@@ -21,7 +21,7 @@
 #
 # check/demo take KERNEL=stock|debug|<version> (the guest kernel, default
 # stock = Debian's linux-image-amd64) and T="<test> ..." (default: all).
-# bench takes KERNEL, QUICK=1, TCG=single|multi and ARGS="<bench/guest args>"
+# bench takes KERNEL, QUICK=1, TCG=icount|single|multi and ARGS="<bench/guest args>"
 # (e.g. ARGS="--rounds 9 --runtime 15"; see bench/run --help).
 
 KVER ?= $(shell uname -r)

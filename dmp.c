@@ -10,6 +10,7 @@
 #include <linux/ctype.h>
 #include <linux/kstrtox.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 
 #include "dmp.h"
@@ -19,9 +20,9 @@
 
 #define DM_MSG_PREFIX "dmp"
 
-bool dmp_latency_default = true;
+bool dmp_latency_default;
 module_param_named(latency, dmp_latency_default, bool, 0644);
-MODULE_PARM_DESC(latency, "Time requests on devices created from now on (default: on)");
+MODULE_PARM_DESC(latency, "Time requests on devices created from now on (default: off)");
 
 struct dmp_target {
 	struct dm_dev *dev;
@@ -33,16 +34,35 @@ struct dmp_target {
 };
 
 /*
- * Per-bio data, written in map() and read in end_io(): by then the bio has
- * been remapped and advanced, so what the counters need is kept here.
+ * A request's position, for its completion event: kept in its per-bio data
+ * only while that event is enabled, because by end_io() the bio has been
+ * remapped and advanced.  Other requests leave the memory alone, so a
+ * record only counts when it carries the current dmp_record_tag.
  */
 struct dmp_io {
-	u64 start_ns;			/* 0: not timed */
+	u64 tag;
 	sector_t sector;		/* on the dmp device */
 	unsigned int bytes;
-	u8 kind;			/* enum dmp_kind */
-	bool timed;			/* latency goes into the statistics */
 };
+
+/*
+ * Changed, to a random value, whenever the completion event is enabled:
+ * then a request mapped while it was off cannot take a record left in
+ * recycled per-bio memory, by an earlier request or by anyone else, for
+ * its own.
+ */
+static u64 dmp_record_tag __read_mostly;
+
+/* Runs before the completion event is switched on. */
+int dmp_trace_complete_reg(void)
+{
+	WRITE_ONCE(dmp_record_tag, get_random_u64());
+	return 0;
+}
+
+void dmp_trace_complete_unreg(void)
+{
+}
 
 /* A sector number: decimal digits only, no sign, no trailing junk. */
 static int dmp_parse_sector(const char *arg, sector_t *sector)
@@ -174,32 +194,88 @@ static void dmp_dtr(struct dm_target *ti)
 	kfree(dt);
 }
 
+/*
+ * When a request was passed down, in ns masked as bio_issue_time(), or 0 if
+ * it is not known.  The block layer stamps every bio it is given with the
+ * time (for the blk-cgroup latency controls), so timing a request costs one
+ * clock read, at completion.  A bio failed before it was stamped keeps 0.
+ */
+static inline u64 dmp_issue_time(struct bio *bio)
+{
+#ifdef CONFIG_BLK_CGROUP
+	return bio_issue_time(&bio->bi_issue);
+#else
+	return 0;
+#endif
+}
+
+/* Write a record for a request mapped to @to, and trace it. */
+static noinline void dmp_map_slow(struct dmp_target *dt, struct bio *bio,
+				  sector_t to)
+{
+	struct dmp_io *io;
+
+	if (trace_dmp_submit_enabled())
+		trace_dmp_submit(dt->devt, bio->bi_iter.bi_sector,
+				 dt->dev->bdev->bd_dev, to,
+				 bio->bi_iter.bi_size, bio->bi_opf, 0, 0);
+	if (!trace_dmp_complete_enabled())
+		return;
+	io = dm_per_bio_data(bio, sizeof(*io));
+	io->tag = READ_ONCE(dmp_record_tag);
+	io->sector = bio->bi_iter.bi_sector;
+	io->bytes = bio->bi_iter.bi_size;
+}
+
 static int dmp_map(struct dm_target *ti, struct bio *bio)
 {
 	struct dmp_target *dt = ti->private;
-	struct dmp_io *io = dm_per_bio_data(bio, sizeof(*io));
 	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t to = dt->start + dm_target_offset(ti, sector);
 
-	io->kind = dmp_bio_kind(bio, dt->count_flush);
-	io->sector = sector;
-	io->bytes = bio->bi_iter.bi_size;
-	io->timed = READ_ONCE(dt->dd->latency);
-	io->start_ns = io->timed || trace_dmp_complete_enabled() ?
-		       ktime_get_ns() : 0;
-	dmp_stats_submit(dt->pcpu, io->kind, sector, io->bytes);
+	dmp_stats_submit(dt->pcpu, dmp_bio_kind(bio, dt->count_flush), sector,
+			 bio->bi_iter.bi_size);
+	/*
+	 * Out of line: tracing is the exception, and inlined it would cost
+	 * every request registers and stack.
+	 */
+	if (trace_dmp_submit_enabled() || trace_dmp_complete_enabled())
+		dmp_map_slow(dt, bio, to);
 
 	bio_set_dev(bio, dt->dev->bdev);
-	bio->bi_iter.bi_sector = dt->start + dm_target_offset(ti, sector);
-	/*
-	 * The arguments are loads and calls the compiler cannot sink below
-	 * the tracepoint's static branch: test it first, so that a disabled
-	 * event costs nothing.
-	 */
-	if (trace_dmp_submit_enabled())
-		trace_dmp_submit(dt->devt, sector, bio->bi_bdev->bd_dev,
-				 bio->bi_iter.bi_sector, io->bytes,
-				 bio->bi_opf, 0, 0);
+	bio->bi_iter.bi_sector = to;
 	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * The completion of a request that failed, is timed or is traced.  Out of
+ * line for the same reason as dmp_map_slow().  The bio's operation and
+ * flags are still those map() saw, so its kind is too.
+ */
+static noinline void dmp_end_slow(struct dm_target *ti, struct bio *bio,
+				  blk_status_t error)
+{
+	struct dmp_target *dt = ti->private;
+	enum dmp_kind kind = dmp_bio_kind(bio, true);
+	u64 issued = dmp_issue_time(bio);
+	u64 lat_ns = 0;
+	struct dmp_io *io;
+
+	if (error != BLK_STS_OK)
+		dmp_stats_error(dt->pcpu, kind);
+	if (issued)
+		lat_ns = (__bio_issue_time(ktime_get_ns()) - issued) &
+			 BIO_ISSUE_TIME_MASK;
+	if (issued && READ_ONCE(dt->dd->latency))
+		dmp_stats_latency(dt->pcpu, kind, lat_ns);
+	if (!trace_dmp_complete_enabled())
+		return;
+	io = dm_per_bio_data(bio, sizeof(*io));
+	if (io->tag == READ_ONCE(dmp_record_tag))
+		trace_dmp_complete(dt->devt, io->sector, dt->dev->bdev->bd_dev,
+				   dt->start + dm_target_offset(ti, io->sector),
+				   io->bytes, bio->bi_opf, lat_ns,
+				   blk_status_to_errno(error));
 }
 
 /* Runs in the completion context of the driver below: may be an irq. */
@@ -207,18 +283,11 @@ static int dmp_end_io(struct dm_target *ti, struct bio *bio,
 		      blk_status_t *error)
 {
 	struct dmp_target *dt = ti->private;
-	struct dmp_io *io = dm_per_bio_data(bio, sizeof(*io));
-	s64 lat_ns = -1;
 
-	if (io->start_ns)
-		lat_ns = ktime_get_ns() - io->start_ns;
-	dmp_stats_complete(dt->pcpu, io->kind, *error != BLK_STS_OK,
-			   io->timed ? lat_ns : -1);
-	if (trace_dmp_complete_enabled())
-		trace_dmp_complete(dt->devt, io->sector, dt->dev->bdev->bd_dev,
-				   dt->start + dm_target_offset(ti, io->sector),
-				   io->bytes, bio->bi_opf, max_t(s64, lat_ns, 0),
-				   blk_status_to_errno(*error));
+	dmp_stats_done(dt->pcpu);
+	if (unlikely(*error != BLK_STS_OK || READ_ONCE(dt->dd->latency) ||
+		     trace_dmp_complete_enabled()))
+		dmp_end_slow(ti, bio, *error);
 	return DM_ENDIO_DONE;
 }
 

@@ -136,7 +136,8 @@ static inline unsigned int dmp_lat_bucket(u64 ns)
  * Device-mapper sends each target its own empty flush, so a device whose
  * table has several dmp segments counts an empty flush only in the segment
  * marked @count_flush.  The data of a REQ_PREFLUSH write reaches us later,
- * without the flag, and is a write then.
+ * without the flag, and is a write then: so the flag alone tells a flush,
+ * at completion too, when the size has been consumed.
  */
 static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
 {
@@ -144,7 +145,7 @@ static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
 	case REQ_OP_READ:
 		return DMP_KIND_READ;
 	case REQ_OP_WRITE:
-		if (likely(bio->bi_iter.bi_size))
+		if (likely(!(bio->bi_opf & REQ_PREFLUSH)))
 			return DMP_KIND_WRITE;
 		return count_flush ? DMP_KIND_FLUSH : DMP_KIND_NONE;
 	case REQ_OP_DISCARD:
@@ -160,12 +161,15 @@ static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
  * Count a request as it is mapped.  this_cpu_*() is one instruction on this
  * CPU's copy: no lock, no shared cache line, safe from any context.  A
  * request is sequential when it starts where the previous one of its
- * direction mapped on this CPU ended (as dm-stats counts "merges").
+ * direction mapped on this CPU ended (as dm-stats counts "merges").  Every
+ * bio passed down is in flight until dmp_stats_done(), whatever its kind, so
+ * that completion need not know the kind.
  */
 static inline void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu,
 				    enum dmp_kind kind, sector_t sector,
 				    unsigned int bytes)
 {
+	this_cpu_inc(pcpu->in_flight);
 	switch (kind) {
 	case DMP_KIND_READ:
 	case DMP_KIND_WRITE:
@@ -186,32 +190,36 @@ static inline void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu,
 		this_cpu_add(pcpu->c[DMP_DISCARD_BYTES], bytes);
 		break;
 	case DMP_KIND_NONE:
-		return;
+		break;
 	}
-	this_cpu_inc(pcpu->in_flight);
 }
 
 /*
- * Count a request as it completes, in whatever context the driver below
- * completes it.  @lat_ns is negative when the latency was not measured.
+ * Count a completion, in whatever context the driver below completes the
+ * request: the only update every request pays for at completion.
  */
-static inline void dmp_stats_complete(struct dmp_pcpu __percpu *pcpu,
-				      enum dmp_kind kind, bool error,
-				      s64 lat_ns)
+static inline void dmp_stats_done(struct dmp_pcpu __percpu *pcpu)
 {
-	if (kind == DMP_KIND_NONE)
-		return;
 	this_cpu_dec(pcpu->in_flight);
+}
+
+/* A read or write completed with an error; other kinds are not counted. */
+static inline void dmp_stats_error(struct dmp_pcpu __percpu *pcpu,
+				   enum dmp_kind kind)
+{
+	if (kind == DMP_KIND_READ || kind == DMP_KIND_WRITE)
+		this_cpu_inc(pcpu->c[DMP_READ_ERRORS + kind]);
+}
+
+/* A timed read or write completed after @lat_ns. */
+static inline void dmp_stats_latency(struct dmp_pcpu __percpu *pcpu,
+				     enum dmp_kind kind, u64 lat_ns)
+{
 	if (kind != DMP_KIND_READ && kind != DMP_KIND_WRITE)
 		return;
-	if (unlikely(error))
-		this_cpu_inc(pcpu->c[DMP_READ_ERRORS + kind]);
-	if (lat_ns >= 0) {
-		this_cpu_add(pcpu->c[DMP_READ_LAT_NS + kind], lat_ns);
-		this_cpu_inc(pcpu->c[DMP_READ_LAT_HIST +
-				     kind * DMP_LAT_BUCKETS +
-				     dmp_lat_bucket(lat_ns)]);
-	}
+	this_cpu_add(pcpu->c[DMP_READ_LAT_NS + kind], lat_ns);
+	this_cpu_inc(pcpu->c[DMP_READ_LAT_HIST + kind * DMP_LAT_BUCKETS +
+			     dmp_lat_bucket(lat_ns)]);
 }
 
 #endif /* DMP_STATS_H */

@@ -5,7 +5,8 @@
 # the injected delay and fio's own mean; size histograms equal fio's I/O log;
 # sequential reads count ~100% and random ones ~0%; in_flight follows fio's
 # queue depth and the dm device's inflight; reset zeroes it all, a reload
-# keeps it; "latency off|on" and the module parameter switch the timing.
+# keeps it; "latency off|on" and the module parameter switch the timing
+# (off by default).
 . "$(dirname "$0")/lib.sh"
 dmp_modprobe -a dm_flakey dm_delay
 
@@ -66,6 +67,10 @@ delay_ms=40
 dm_create dly "0 $sectors delay $dev 0 $delay_ms"
 dmp_create lat /dev/mapper/dly
 d=$(stat_dir lat)
+assert_eq "$(</sys/module/dmp/parameters/latency)" N "the module parameter's default"
+assert_eq "$(<"$d/latency")" off "latency of a new device"
+dmsetup message lat 0 latency on
+assert_eq "$(<"$d/latency")" on "latency after 'latency on'"
 n=$(scaled 64)
 run_fio "$DMP_TMP/lat.json" --name=lat --filename="$(dm_node lat)" --direct=1 \
 	--ioengine=libaio --iodepth=8 --rw=randread --bs=4k --size=8m --number_ios="$n" \
@@ -117,7 +122,6 @@ done
 echo "ok: histograms and sums are zero after a reset"
 
 # --- latency off / on, per device and by the module parameter
-assert_eq "$(<"$d/latency")" on "latency of a new device"
 dmsetup message lat 0 latency off
 assert_eq "$(<"$d/latency")" off "latency after 'latency off'"
 dd if="$(dm_node lat)" of=/dev/null bs=4k count=4 iflag=direct status=none
@@ -131,11 +135,13 @@ hist read_lat_hist
 assert_eq "$(sum "${H[@]}")" 3 "read_lat_hist after 'latency on'"
 must_fail dmsetup message lat 0 latency maybe >/dev/null
 must_fail dmsetup message lat 0 latency >/dev/null
-echo N >/sys/module/dmp/parameters/latency
-dmp_create lat2 "$dev"
-assert_eq "$(<"$(stat_dir lat2)/latency")" off "latency of a device created with latency=N"
+dmsetup message lat 0 latency off
 echo Y >/sys/module/dmp/parameters/latency
-assert_eq "$(<"$d/latency")" on "the parameter does not change existing devices"
+dmp_create lat2 "$dev"
+assert_eq "$(<"$(stat_dir lat2)/latency")" on "latency of a device created with latency=Y"
+echo N >/sys/module/dmp/parameters/latency
+assert_eq "$(<"$(stat_dir lat2)/latency")" on "the parameter does not change existing devices"
+assert_eq "$(<"$d/latency")" off "nor 'latency off' devices"
 dm_remove lat2
 dm_remove lat
 dm_remove dly

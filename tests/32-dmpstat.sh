@@ -58,6 +58,9 @@ wait_lines() {
 }
 lines_of() { wc -l <"$1"; }
 
+# Latency timing is off by default: the devices of this test are timed.
+dmp_load
+echo Y >/sys/module/dmp/parameters/latency
 dev1=$(backing_dev 64)
 dev2=$(backing_dev 64)
 dmp_create ds1 "$dev1"

@@ -17,6 +17,9 @@ export DM_DEFAULT_NAME_MANGLING_MODE=none
 printf '# HELP x_bytes X.\n# TYPE x_bytes counter\nx_bytes 1\n' >"$DMP_TMP/bad.prom"
 must_fail promtool check metrics <"$DMP_TMP/bad.prom"
 
+# Latency timing is off by default: the devices of this test are timed.
+dmp_load
+echo Y >/sys/module/dmp/parameters/latency
 dev1=$(backing_dev 64)
 dev2=$(backing_dev 64)
 weird='pm"2\x'
@@ -141,3 +144,4 @@ echo "ok: rewritten by rename"
 cmp "$tc/dmp.prom" "$DMP_TMP/m.prom" || fail "--prometheus-file differs from --prometheus"
 out=$(must_fail "$DMPSTAT" --prometheus-file "$tc/nodir/dmp.prom")
 assert_match "$out" "^dmpstat: cannot write $tc/nodir/dmp.prom: No such file" "unwritable path"
+echo N >/sys/module/dmp/parameters/latency

@@ -9,6 +9,9 @@
 [ -x "$DMP_PLOT" ] || fail "no $DMP_PLOT"
 command -v gnuplot >/dev/null || fail "gnuplot is not installed (Debian: gnuplot-nox)"
 
+# Latency timing is off by default: the devices of this test are timed.
+dmp_load
+echo Y >/sys/module/dmp/parameters/latency
 dev=$(backing_dev 64)
 dmp_create pl1 "$dev"
 d=$(stat_dir pl1)
@@ -65,3 +68,4 @@ must_fail "$DMP_PLOT" -d ../all -o x.png >/dev/null
 must_fail "$DMP_PLOT" extra >/dev/null
 [ ! -e x.png ] || fail "x.png written by a failing dmp-plot"
 assert_match "$("$DMP_PLOT" -h)" "^usage: dmp-plot" "-h"
+echo N >/sys/module/dmp/parameters/latency
