@@ -34,34 +34,32 @@ struct dmp_target {
 };
 
 /*
- * A request's position, for its completion event: kept in its per-bio data
- * only while that event is enabled, because by end_io() the bio has been
- * remapped and advanced.  Other requests leave the memory alone, so a
- * record only counts when it carries the current dmp_record_tag.
+ * A request's record, in its per-bio data: its start time and position,
+ * for the latency statistics and the completion event, because by end_io()
+ * the bio has been remapped and advanced.  Written by map() only while the
+ * device times requests or the event is on; other requests leave the memory
+ * alone, so each use checks its own tag: @lat_tag against the device's
+ * (renewed whenever timing is switched on, see dmp_device_set_latency()),
+ * @trace_tag against dmp_trace_tag.  Tags are random 64-bit values, so
+ * neither an older record nor whatever else recycled per-bio memory held
+ * passes for a current one.
  */
 struct dmp_io {
-	u64 tag;
+	u64 lat_tag;
+	u64 trace_tag;
+	u64 start_ns;
 	sector_t sector;		/* on the dmp device */
 	unsigned int bytes;
+	u8 kind;			/* enum dmp_kind */
 };
 
-/*
- * Changed, to a random value, whenever the completion event is enabled:
- * then a request mapped while it was off cannot take a record left in
- * recycled per-bio memory, by an earlier request or by anyone else, for
- * its own.
- */
-static u64 dmp_record_tag __read_mostly;
+/* Renewed before the completion event is switched on (its regfunc). */
+static u64 dmp_trace_tag __read_mostly;
 
-/* Runs before the completion event is switched on. */
 int dmp_trace_complete_reg(void)
 {
-	WRITE_ONCE(dmp_record_tag, get_random_u64());
+	WRITE_ONCE(dmp_trace_tag, get_random_u64());
 	return 0;
-}
-
-void dmp_trace_complete_unreg(void)
-{
 }
 
 /* A sector number: decimal digits only, no sign, no trailing junk. */
@@ -194,24 +192,15 @@ static void dmp_dtr(struct dm_target *ti)
 	kfree(dt);
 }
 
-/*
- * When a request was passed down, in ns masked as bio_issue_time(), or 0 if
- * it is not known.  The block layer stamps every bio it is given with the
- * time (for the blk-cgroup latency controls), so timing a request costs one
- * clock read, at completion.  A bio failed before it was stamped keeps 0.
- */
-static inline u64 dmp_issue_time(struct bio *bio)
+static inline bool dmp_timed(struct dmp_target *dt)
 {
-#ifdef CONFIG_BLK_CGROUP
-	return bio_issue_time(&bio->bi_issue);
-#else
-	return 0;
-#endif
+	/* Pairs with dmp_device_set_latency(): the tag is read after it. */
+	return smp_load_acquire(&dt->dd->latency);
 }
 
-/* Write a record for a request mapped to @to, and trace it. */
+/* Record a request mapped to @to, and trace it. */
 static noinline void dmp_map_slow(struct dmp_target *dt, struct bio *bio,
-				  sector_t to)
+				  enum dmp_kind kind, sector_t to)
 {
 	struct dmp_io *io;
 
@@ -219,12 +208,15 @@ static noinline void dmp_map_slow(struct dmp_target *dt, struct bio *bio,
 		trace_dmp_submit(dt->devt, bio->bi_iter.bi_sector,
 				 dt->dev->bdev->bd_dev, to,
 				 bio->bi_iter.bi_size, bio->bi_opf, 0, 0);
-	if (!trace_dmp_complete_enabled())
+	if (!dmp_timed(dt) && !trace_dmp_complete_enabled())
 		return;
 	io = dm_per_bio_data(bio, sizeof(*io));
-	io->tag = READ_ONCE(dmp_record_tag);
+	io->lat_tag = READ_ONCE(dt->dd->lat_tag);
+	io->trace_tag = READ_ONCE(dmp_trace_tag);
 	io->sector = bio->bi_iter.bi_sector;
 	io->bytes = bio->bi_iter.bi_size;
+	io->kind = kind;
+	io->start_ns = ktime_get_ns();
 }
 
 static int dmp_map(struct dm_target *ti, struct bio *bio)
@@ -232,15 +224,16 @@ static int dmp_map(struct dm_target *ti, struct bio *bio)
 	struct dmp_target *dt = ti->private;
 	sector_t sector = bio->bi_iter.bi_sector;
 	sector_t to = dt->start + dm_target_offset(ti, sector);
+	enum dmp_kind kind = dmp_bio_kind(bio, dt->count_flush);
 
-	dmp_stats_submit(dt->pcpu, dmp_bio_kind(bio, dt->count_flush), sector,
-			 bio->bi_iter.bi_size);
+	dmp_stats_submit(dt->pcpu, kind, sector, bio->bi_iter.bi_size);
 	/*
-	 * Out of line: tracing is the exception, and inlined it would cost
-	 * every request registers and stack.
+	 * Out of line: timing and tracing are the exception, and inlined
+	 * they would cost every request registers and stack.
 	 */
-	if (trace_dmp_submit_enabled() || trace_dmp_complete_enabled())
-		dmp_map_slow(dt, bio, to);
+	if (unlikely(dmp_timed(dt)) || trace_dmp_submit_enabled() ||
+	    trace_dmp_complete_enabled())
+		dmp_map_slow(dt, bio, kind, to);
 
 	bio_set_dev(bio, dt->dev->bdev);
 	bio->bi_iter.bi_sector = to;
@@ -249,29 +242,36 @@ static int dmp_map(struct dm_target *ti, struct bio *bio)
 
 /*
  * The completion of a request that failed, is timed or is traced.  Out of
- * line for the same reason as dmp_map_slow().  The bio's operation and
- * flags are still those map() saw, so its kind is too.
+ * line for the same reason as dmp_map_slow().
  */
 static noinline void dmp_end_slow(struct dm_target *ti, struct bio *bio,
 				  blk_status_t error)
 {
 	struct dmp_target *dt = ti->private;
-	enum dmp_kind kind = dmp_bio_kind(bio, true);
-	u64 issued = dmp_issue_time(bio);
-	u64 lat_ns = 0;
 	struct dmp_io *io;
+	bool timed, traced;
+	u64 lat_ns;
 
+	/*
+	 * The kind again, from the bio: its operation is the one map() saw,
+	 * and the layer below only drops a flush's REQ_PREFLUSH when it
+	 * completes that flush at once, without error.
+	 */
 	if (error != BLK_STS_OK)
-		dmp_stats_error(dt->pcpu, kind);
-	if (issued)
-		lat_ns = (__bio_issue_time(ktime_get_ns()) - issued) &
-			 BIO_ISSUE_TIME_MASK;
-	if (issued && READ_ONCE(dt->dd->latency))
-		dmp_stats_latency(dt->pcpu, kind, lat_ns);
-	if (!trace_dmp_complete_enabled())
+		dmp_stats_error(dt->pcpu, dmp_bio_kind(bio, true));
+	timed = dmp_timed(dt);
+	traced = trace_dmp_complete_enabled();
+	if (!timed && !traced)
 		return;
 	io = dm_per_bio_data(bio, sizeof(*io));
-	if (io->tag == READ_ONCE(dmp_record_tag))
+	timed = timed && io->lat_tag == READ_ONCE(dt->dd->lat_tag);
+	traced = traced && io->trace_tag == READ_ONCE(dmp_trace_tag);
+	if (!timed && !traced)
+		return;
+	lat_ns = ktime_get_ns() - io->start_ns;
+	if (timed)
+		dmp_stats_latency(dt->pcpu, io->kind, lat_ns);
+	if (traced)
 		trace_dmp_complete(dt->devt, io->sector, dt->dev->bdev->bd_dev,
 				   dt->start + dm_target_offset(ti, io->sector),
 				   io->bytes, bio->bi_opf, lat_ns,
@@ -285,8 +285,8 @@ static int dmp_end_io(struct dm_target *ti, struct bio *bio,
 	struct dmp_target *dt = ti->private;
 
 	dmp_stats_done(dt->pcpu);
-	if (unlikely(*error != BLK_STS_OK || READ_ONCE(dt->dd->latency) ||
-		     trace_dmp_complete_enabled()))
+	if (unlikely(*error != BLK_STS_OK || dmp_timed(dt)) ||
+	    trace_dmp_complete_enabled())
 		dmp_end_slow(ti, bio, *error);
 	return DM_ENDIO_DONE;
 }
@@ -330,7 +330,7 @@ static int dmp_message(struct dm_target *ti, unsigned int argc, char **argv,
 	}
 	if (argc == 2 && !strcmp(argv[0], "latency")) {
 		if (!strcmp(argv[1], "on") || !strcmp(argv[1], "off")) {
-			WRITE_ONCE(dt->dd->latency, argv[1][1] == 'n');
+			dmp_device_set_latency(dt->dd, argv[1][1] == 'n');
 			return 0;
 		}
 	}

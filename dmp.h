@@ -27,6 +27,7 @@ struct dmp_device {
 	char name[DM_NAME_LEN];		/* dm name at the last load or resume */
 	bool linked;			/* stat/<name> points to @kobj */
 	bool latency;			/* time requests (read locklessly) */
+	u64 lat_tag;			/* of timed requests' records (dmp.c) */
 };
 
 extern bool dmp_latency_default;
@@ -34,6 +35,10 @@ extern bool dmp_latency_default;
 struct dmp_device *dmp_device_get(struct dm_target *ti, bool *count_flush);
 void dmp_device_put(struct dmp_device *dd, struct dm_target *ti);
 void dmp_device_refresh_name(struct dmp_device *dd);
+void dmp_device_set_latency(struct dmp_device *dd, bool on);
+
+/* The regfunc of the dmp_complete trace event (dmp_trace.h). */
+int dmp_trace_complete_reg(void);
 
 int dmp_sysfs_init(void);
 void dmp_sysfs_exit(void);

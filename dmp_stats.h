@@ -66,7 +66,7 @@ enum dmp_value {
 	DMP_V_IN_FLIGHT,
 };
 
-/* What a bio is, for the counters; decided once in map(). */
+/* What a bio is, for the counters: see dmp_bio_kind(). */
 enum dmp_kind {
 	DMP_KIND_READ = DMP_READ,
 	DMP_KIND_WRITE = DMP_WRITE,

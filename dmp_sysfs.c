@@ -10,11 +10,13 @@
  * links and the names; it is held across kobject_del(), which waits for
  * running show()/store() calls, so no show() or store() may take it.
  * dmp_all_lock protects what readers of "all" and "name" need: the list
- * walk, the names, the counts of removed devices and the baseline of "all".
+ * walk, the names, the counts of removed devices, the baseline of "all" and
+ * the devices' latency switches.
  * It nests inside dmp_tree_lock and is never held while sysfs nodes go away.
  */
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
@@ -385,6 +387,20 @@ void dmp_device_refresh_name(struct dmp_device *dd)
 	mutex_unlock(&dmp_tree_lock);
 }
 
+/*
+ * A device that starts timing takes a new tag for its requests' records
+ * first: a request mapped while timing was off has no record with it.
+ */
+void dmp_device_set_latency(struct dmp_device *dd, bool on)
+{
+	mutex_lock(&dmp_all_lock);
+	if (on && !dd->latency)
+		WRITE_ONCE(dd->lat_tag, get_random_u64());
+	/* Pairs with dmp_timed(): whoever sees it on sees the new tag. */
+	smp_store_release(&dd->latency, on);
+	mutex_unlock(&dmp_all_lock);
+}
+
 static struct dmp_device *dmp_device_create(struct mapped_device *md)
 {
 	dev_t devt = disk_devt(dm_disk(md));
@@ -404,6 +420,7 @@ static struct dmp_device *dmp_device_create(struct mapped_device *md)
 	dd->md = md;
 	dd->refs = 1;
 	dd->latency = READ_ONCE(dmp_latency_default);
+	dd->lat_tag = get_random_u64();
 	if (dm_copy_name_and_uuid(md, dd->name, NULL))
 		dd->name[0] = '\0';
 

@@ -64,12 +64,10 @@ DEFINE_EVENT_PRINT(dmp_request, dmp_submit,
 			     (unsigned long long)__entry->under_sector)
 );
 
-int dmp_trace_complete_reg(void);
-void dmp_trace_complete_unreg(void);
-
 /*
  * The same request when it completes, with its latency and errno.  Enabling
- * it makes map() record requests (dmp_trace_complete_reg() in dmp.c).
+ * it makes map() record requests (dmp_trace_complete_reg(), declared in
+ * dmp.h, is in dmp.c).
  */
 DEFINE_EVENT_FN(dmp_request, dmp_complete,
 		TP_PROTO(dev_t dev, sector_t sector, dev_t under,
@@ -77,7 +75,7 @@ DEFINE_EVENT_FN(dmp_request, dmp_complete,
 			 blk_opf_t opf, u64 lat_ns, int error),
 		TP_ARGS(dev, sector, under, under_sector, bytes, opf, lat_ns,
 			error),
-		dmp_trace_complete_reg, dmp_trace_complete_unreg
+		dmp_trace_complete_reg, NULL
 );
 
 #endif /* _DMP_TRACE_H */

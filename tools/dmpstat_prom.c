@@ -90,7 +90,7 @@ static void histogram(FILE *f, const struct snap *s, const struct select *sel,
 		 lat ? "latency_seconds" : "size_bytes");
 	if (lat)
 		snprintf(help, sizeof(help),
-			 "Latency of the timed %ss, from their submission below dmp to their completion.",
+			 "Latency of the timed %ss, from dmp's map to their completion below.",
 			 what[dir]);
 	else
 		snprintf(help, sizeof(help), "Size of the %s requests.",
