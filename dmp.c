@@ -11,9 +11,11 @@
 #include <linux/kstrtox.h>
 #include <linux/module.h>
 #include <linux/random.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "dmp.h"
+#include "dmp_compat.h"
 
 #define CREATE_TRACE_POINTS
 #include "dmp_trace.h"
@@ -49,8 +51,11 @@ struct dmp_io {
 	u64 trace_tag;
 	u64 start_ns;
 	sector_t sector;		/* on the dmp device */
+	sector_t under_sector;		/* on the device below */
 	unsigned int bytes;
+	pid_t pid;			/* the submitter, for tracing */
 	u8 kind;			/* enum dmp_kind */
+	char comm[TASK_COMM_LEN];
 };
 
 /* Renewed before the completion event is switched on (its regfunc). */
@@ -108,10 +113,6 @@ static int dmp_check_range(struct dm_target *ti, struct dmp_target *dt)
 		ti->error = "Device cannot map onto itself";
 		return -ELOOP;
 	}
-	if (bdev_zoned_model(bdev) == BLK_ZONED_HM) {
-		ti->error = "Host-managed zoned devices are not supported";
-		return -EOPNOTSUPP;
-	}
 	if (check_add_overflow(dt->start, ti->len, &end) ||
 	    end > bdev_nr_sectors(bdev)) {
 		ti->error = "Target range exceeds the end of the device";
@@ -119,6 +120,15 @@ static int dmp_check_range(struct dm_target *ti, struct dmp_target *dt)
 	}
 	if ((dt->start | ti->len) & (lbs - 1)) {
 		ti->error = "Offset or length not aligned to the device's logical block size";
+		return -EINVAL;
+	}
+	/*
+	 * Device-mapper maps whole zones only (a partial last zone neither),
+	 * and says so only at resume, in the kernel log.
+	 */
+	if (bdev_is_zoned(bdev) &&
+	    ((dt->start | ti->len) & (bdev_zone_sectors(bdev) - 1))) {
+		ti->error = "Offset or length not aligned to the zones of the zoned device";
 		return -EINVAL;
 	}
 	return 0;
@@ -161,8 +171,9 @@ static int dmp_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	dt->dd = dmp_device_get(ti, &dt->count_flush);
 	if (IS_ERR(dt->dd)) {
-		ti->error = "Cannot create the statistics directory";
 		r = PTR_ERR(dt->dd);
+		ti->error = r == -ENOMEM ? "Cannot allocate the device's statistics" :
+			    "Cannot create the statistics directory";
 		goto bad_put;
 	}
 	dt->pcpu = dt->dd->stats.pcpu;
@@ -173,6 +184,12 @@ static int dmp_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = 1;
 	ti->num_secure_erase_bios = 1;
 	ti->num_write_zeroes_bios = 1;
+	/*
+	 * Unlike dm-linear, dmp leaves ti->flush_bypasses_map (6.11) false:
+	 * if every target of a table set it, device-mapper would send empty
+	 * flushes straight to the devices below, past map(), and flush_reqs
+	 * would not count them.
+	 */
 	ti->private = dt;
 	return 0;
 
@@ -202,20 +219,42 @@ static inline bool dmp_timed(struct dmp_target *dt)
 static noinline void dmp_map_slow(struct dmp_target *dt, struct bio *bio,
 				  enum dmp_kind kind, sector_t to)
 {
+	sector_t sector = bio->bi_iter.bi_sector;
+	bool traced = trace_dmp_complete_enabled();
 	struct dmp_io *io;
 
-	if (trace_dmp_submit_enabled())
-		trace_dmp_submit(dt->devt, bio->bi_iter.bi_sector,
-				 dt->dev->bdev->bd_dev, to,
-				 bio->bi_iter.bi_size, bio->bi_opf, 0, 0);
-	if (!dmp_timed(dt) && !trace_dmp_complete_enabled())
+	/*
+	 * An empty flush has no position: device-mapper gives every
+	 * segment's copy sector 0, which a remap past the first segment
+	 * wraps.
+	 */
+	if (kind == DMP_KIND_FLUSH || kind == DMP_KIND_NONE) {
+		sector = 0;
+		to = 0;
+	}
+	if (trace_dmp_submit_enabled()) {
+		struct dmp_trace_req r = {
+			.dev = dt->devt, .sector = sector,
+			.under = dt->dev->bdev->bd_dev, .under_sector = to,
+			.bytes = bio->bi_iter.bi_size, .opf = bio->bi_opf,
+			.pid = current->pid, .comm = current->comm,
+		};
+
+		trace_dmp_submit(&r);
+	}
+	if (!dmp_timed(dt) && !traced)
 		return;
 	io = dm_per_bio_data(bio, sizeof(*io));
 	io->lat_tag = READ_ONCE(dt->dd->lat_tag);
 	io->trace_tag = READ_ONCE(dmp_trace_tag);
-	io->sector = bio->bi_iter.bi_sector;
+	io->sector = sector;
+	io->under_sector = to;
 	io->bytes = bio->bi_iter.bi_size;
 	io->kind = kind;
+	if (traced) {
+		io->pid = current->pid;
+		strscpy(io->comm, current->comm, sizeof(io->comm));
+	}
 	io->start_ns = ktime_get_ns();
 }
 
@@ -241,25 +280,36 @@ static int dmp_map(struct dm_target *ti, struct bio *bio)
 }
 
 /*
- * The completion of a request that failed, is timed or is traced.  Out of
- * line for the same reason as dmp_map_slow().
+ * The completion of a request that failed, bounced, is timed or is traced.
+ * Out of line for the same reason as dmp_map_slow().
  */
 static noinline void dmp_end_slow(struct dm_target *ti, struct bio *bio,
 				  blk_status_t error)
 {
 	struct dmp_target *dt = ti->private;
-	struct dmp_io *io;
-	bool timed, traced;
-	u64 lat_ns;
-
 	/*
 	 * The kind again, from the bio: its operation is the one map() saw,
 	 * and the layer below only drops a flush's REQ_PREFLUSH when it
 	 * completes that flush at once, without error.
 	 */
-	if (error != BLK_STS_OK)
-		dmp_stats_error(dt->pcpu, dmp_bio_kind(bio, true));
-	timed = dmp_timed(dt);
+	enum dmp_kind kind = dmp_bio_kind(bio, dt->count_flush);
+	bool bounced = error == BLK_STS_AGAIN;
+	struct dmp_io *io;
+	bool timed, traced;
+	u64 lat_ns;
+
+	/*
+	 * Nothing was done to a bounced bio (it is only ever REQ_NOWAIT, and
+	 * failed before it was issued): its size and position are still
+	 * those that map() counted.
+	 */
+	if (bounced)
+		dmp_stats_bounce(dt->pcpu, kind, ti->begin +
+				 (bio->bi_iter.bi_sector - dt->start),
+				 bio->bi_iter.bi_size);
+	else if (error != BLK_STS_OK)
+		dmp_stats_error(dt->pcpu, kind);
+	timed = dmp_timed(dt) && !bounced;
 	traced = trace_dmp_complete_enabled();
 	if (!timed && !traced)
 		return;
@@ -271,11 +321,18 @@ static noinline void dmp_end_slow(struct dm_target *ti, struct bio *bio,
 	lat_ns = ktime_get_ns() - io->start_ns;
 	if (timed)
 		dmp_stats_latency(dt->pcpu, io->kind, lat_ns);
-	if (traced)
-		trace_dmp_complete(dt->devt, io->sector, dt->dev->bdev->bd_dev,
-				   dt->start + dm_target_offset(ti, io->sector),
-				   io->bytes, bio->bi_opf, lat_ns,
-				   blk_status_to_errno(error));
+	if (traced) {
+		struct dmp_trace_req r = {
+			.dev = dt->devt, .sector = io->sector,
+			.under = dt->dev->bdev->bd_dev,
+			.under_sector = io->under_sector,
+			.bytes = io->bytes, .opf = bio->bi_opf,
+			.lat_ns = lat_ns, .error = blk_status_to_errno(error),
+			.pid = io->pid, .comm = io->comm,
+		};
+
+		trace_dmp_complete(&r);
+	}
 }
 
 /* Runs in the completion context of the driver below: may be an irq. */
@@ -347,7 +404,12 @@ static void dmp_resume(struct dm_target *ti)
 	dmp_device_refresh_name(dt->dd);
 }
 
-static int dmp_prepare_ioctl(struct dm_target *ti, struct block_device **bdev)
+/*
+ * The device an ioctl goes to (dmp_prepare_ioctl(), dmp_compat.h).  Its
+ * requests (SG_IO reads and writes included) bypass map() and are not
+ * counted, as they bypass dm-linear.
+ */
+static int dmp_ioctl_bdev(struct dm_target *ti, struct block_device **bdev)
 {
 	struct dmp_target *dt = ti->private;
 
@@ -358,6 +420,22 @@ static int dmp_prepare_ioctl(struct dm_target *ti, struct block_device **bdev)
 	return 0;
 }
 
+#ifdef CONFIG_BLK_DEV_ZONED
+/* Zone reports through dmp, translated by the segment's offset. */
+static int dmp_report_zones(struct dm_target *ti,
+			    struct dm_report_zones_args *args,
+			    unsigned int nr_zones)
+{
+	struct dmp_target *dt = ti->private;
+
+	return dm_report_zones(dt->dev->bdev, dt->start,
+			       dt->start + dm_target_offset(ti, args->next_sector),
+			       args, nr_zones);
+}
+#else
+#define dmp_report_zones NULL
+#endif
+
 static int dmp_iterate_devices(struct dm_target *ti,
 			       iterate_devices_callout_fn fn, void *data)
 {
@@ -367,14 +445,19 @@ static int dmp_iterate_devices(struct dm_target *ti,
 }
 
 /*
- * No DAX: direct access would bypass map() and go uncounted, so a dmp
- * device always takes the bio path.
+ * What dm-linear passes through, dmp passes through too: integrity and
+ * inline-crypto capability, REQ_NOWAIT, zoned devices (host-managed, and
+ * host-aware before 6.8) with their zone reports, and atomic writes (where
+ * the kernel has them, dmp_compat.h).  No DAX: direct access would bypass
+ * map() and go uncounted, so a dmp device always takes the bio path.
  */
 static struct target_type dmp_target = {
 	.name = "dmp",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.features = DM_TARGET_PASSES_INTEGRITY | DM_TARGET_NOWAIT |
-		    DM_TARGET_PASSES_CRYPTO,
+		    DM_TARGET_ZONED_HM | DM_TARGET_PASSES_CRYPTO |
+		    DM_TARGET_ATOMIC_WRITES,
+	.report_zones = dmp_report_zones,
 	.module = THIS_MODULE,
 	.ctr = dmp_ctr,
 	.dtr = dmp_dtr,

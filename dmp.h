@@ -14,17 +14,20 @@
 /*
  * One per mapped device that has at least one dmp target in a live or
  * inactive table.  Reloads create new targets but keep this object, so the
- * counters belong to the device, not to a table.  Freed by the kobject's
- * release once the last target is gone and no sysfs reader is left.
+ * counters belong to the device, not to a table.  Freed by the last
+ * target's dtr, once its directory is gone and no sysfs reader is left in
+ * it (kobject_del() waits for them); the directory's kobject is the
+ * kernel's own and does not point here (see dmp_sysfs.c).
  */
 struct dmp_device {
-	struct kobject kobj;		/* stat/<major>:<minor> */
+	struct kobject *kobj;		/* stat/<major>:<minor> */
+	dev_t devt;
 	struct dmp_stats stats;
 	struct list_head list;		/* on the list of all dmp devices */
 	struct mapped_device *md;	/* valid while @refs > 0 */
 	unsigned int refs;		/* dmp targets of this device */
 	struct dm_table *flush_table;	/* see dmp_device_get() */
-	char name[DM_NAME_LEN];		/* dm name at the last load or resume */
+	char name[DM_NAME_LEN];		/* dm name at the last resume */
 	bool linked;			/* stat/<name> points to @kobj */
 	bool latency;			/* time requests (read locklessly) */
 	u64 lat_tag;			/* of timed requests' records (dmp.c) */

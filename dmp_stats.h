@@ -27,43 +27,53 @@ enum dmp_dir {
 #define DMP_SIZE_BUCKETS	14
 
 /*
- * Event counters, all monotonic.  The first DMP_NR_STAT are the fields of
- * "dmsetup status" and of the "stat" sysfs file, in this order; new ones are
- * only ever appended there.  READ and WRITE are adjacent so that "+ dir"
- * selects one; the histograms follow, one block of buckets per direction.
+ * Event counters, all monotonic.  Each READ/WRITE pair is adjacent so that
+ * "+ dir" selects one, and the zone counters are in the order of the zone
+ * kinds (enum dmp_kind).  The histograms follow the scalar counters, one
+ * block of buckets per direction.  The order of the "stat" line is not this
+ * one but dmp_stat_fields[] (dmp_stats.c).
  */
 enum dmp_counter {
 	DMP_READ_REQS,
 	DMP_WRITE_REQS,
 	DMP_READ_BYTES,
 	DMP_WRITE_BYTES,
-	DMP_FLUSH_REQS,
-	DMP_DISCARD_REQS,
-	DMP_DISCARD_BYTES,
 	DMP_READ_ERRORS,
 	DMP_WRITE_ERRORS,
 	DMP_READ_SEQ,
 	DMP_WRITE_SEQ,
 	DMP_READ_LAT_NS,
 	DMP_WRITE_LAT_NS,
-	DMP_NR_STAT,
+	DMP_FLUSH_REQS,
+	DMP_DISCARD_REQS,
+	DMP_DISCARD_BYTES,
+	DMP_BOUNCED_REQS,
+	DMP_ZONE_OPEN_REQS,
+	DMP_ZONE_CLOSE_REQS,
+	DMP_ZONE_FINISH_REQS,
+	DMP_ZONE_RESET_REQS,
+	DMP_NR_SCALARS,
 
-	DMP_READ_LAT_HIST = DMP_NR_STAT,
+	DMP_READ_LAT_HIST = DMP_NR_SCALARS,
 	DMP_READ_SIZE_HIST = DMP_READ_LAT_HIST + 2 * DMP_LAT_BUCKETS,
 	DMP_NR_COUNTERS = DMP_READ_SIZE_HIST + 2 * DMP_SIZE_BUCKETS,
 };
 
 /*
- * Values shown in sysfs: a raw counter (enum dmp_counter, below DMP_NR_STAT)
- * or one of these, derived from a snapshot.
+ * Values shown in sysfs: a raw counter (enum dmp_counter, below
+ * DMP_NR_SCALARS) or one of these, derived from a snapshot.  They start
+ * after every counter, so that no value id is also a histogram bucket.
  */
 enum dmp_value {
-	DMP_V_TOTAL_REQS = DMP_NR_STAT,
+	DMP_V_TOTAL_REQS = DMP_NR_COUNTERS,
 	DMP_V_TOTAL_BYTES,
 	DMP_V_READ_AVG_SIZE,
 	DMP_V_WRITE_AVG_SIZE,
 	DMP_V_TOTAL_AVG_SIZE,
 	DMP_V_IN_FLIGHT,
+	DMP_V_RESETS,
+	DMP_V_CREATED_NS,
+	DMP_V_RESET_NS,
 };
 
 /* What a bio is, for the counters: see dmp_bio_kind(). */
@@ -72,6 +82,10 @@ enum dmp_kind {
 	DMP_KIND_WRITE = DMP_WRITE,
 	DMP_KIND_FLUSH,
 	DMP_KIND_DISCARD,
+	DMP_KIND_ZONE_OPEN,
+	DMP_KIND_ZONE_CLOSE,
+	DMP_KIND_ZONE_FINISH,
+	DMP_KIND_ZONE_RESET,
 	DMP_KIND_NONE,		/* another segment's copy of an empty flush */
 };
 
@@ -80,14 +94,28 @@ struct dmp_pcpu {
 	u64 c[DMP_NR_COUNTERS];
 	/* Mapped here minus completed here: only the sum means anything. */
 	long in_flight;
-	/* Where the last request of each direction mapped here ended. */
+	/* Where the last request of each direction mapped here ended ... */
 	sector_t next[2];
+	/* ... and what next[] said before it (see dmp_stats_bounce()). */
+	sector_t prev[2];
+};
+
+/*
+ * A counting epoch: the counts of a node start from zero when it is
+ * created and at each reset.  Times are CLOCK_BOOTTIME nanoseconds (the
+ * clock of /proc/uptime), unique within the module (dmp_epoch_now()).
+ */
+struct dmp_epoch {
+	u64 resets;		/* since the node was created */
+	u64 created_ns;
+	u64 reset_ns;		/* the last reset, or created_ns */
 };
 
 /* A device's statistics at one moment, summed over CPUs. */
 struct dmp_counts {
 	u64 c[DMP_NR_COUNTERS];
 	s64 in_flight;
+	struct dmp_epoch epoch;
 };
 
 /*
@@ -101,14 +129,20 @@ struct dmp_stats {
 	spinlock_t base_lock;	/* protects @base; orders reads with resets */
 };
 
+u64 dmp_epoch_now(void);
+void dmp_epoch_init(struct dmp_epoch *e);
+void dmp_epoch_reset(struct dmp_epoch *e);
+
 int dmp_stats_init(struct dmp_stats *s);
 void dmp_stats_exit(struct dmp_stats *s);
 void dmp_stats_sum(const struct dmp_stats *s, struct dmp_counts *raw);
 void dmp_stats_read(struct dmp_stats *s, struct dmp_counts *out);
 void dmp_stats_reset(struct dmp_stats *s);
+void dmp_stats_bounce(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
+		      sector_t sector, unsigned int bytes);
 
 void dmp_counts_add(struct dmp_counts *to, const struct dmp_counts *c);
-void dmp_counts_sub(struct dmp_counts *to, const struct dmp_counts *c);
+void dmp_counts_since(struct dmp_counts *to, const struct dmp_counts *base);
 u64 dmp_counts_value(const struct dmp_counts *c, unsigned int v);
 int dmp_counts_format(const struct dmp_counts *c, unsigned int first,
 		      unsigned int n, char *buf, size_t len);
@@ -132,12 +166,15 @@ static inline unsigned int dmp_lat_bucket(u64 ns)
 }
 
 /*
- * What kind of request a bio is.  Reads and writes carry data.
- * Device-mapper sends each target its own empty flush, so a device whose
- * table has several dmp segments counts an empty flush only in the segment
- * marked @count_flush.  The data of a REQ_PREFLUSH write reaches us later,
- * without the flag, and is a write then: so the flag alone tells a flush,
- * at completion too, when the size has been consumed.
+ * What kind of request a bio is.  Reads and writes carry data; a zone
+ * append is a write whose position the device chooses.  Device-mapper
+ * sends each target its own empty flush, so a device whose table has
+ * several dmp segments counts an empty flush only in the segment marked
+ * @count_flush.  The data of a REQ_PREFLUSH write reaches us later, without
+ * the flag, and is a write then: so the flag alone tells a flush, at
+ * completion too, when the size has been consumed.  Zone management
+ * requests are odd operations, which op_is_write() takes for writes: they
+ * are counted apart.
  */
 static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
 {
@@ -148,27 +185,42 @@ static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
 		if (likely(!(bio->bi_opf & REQ_PREFLUSH)))
 			return DMP_KIND_WRITE;
 		return count_flush ? DMP_KIND_FLUSH : DMP_KIND_NONE;
+	case REQ_OP_ZONE_APPEND:
+		return DMP_KIND_WRITE;
 	case REQ_OP_DISCARD:
 	case REQ_OP_SECURE_ERASE:
 	case REQ_OP_WRITE_ZEROES:
 		return DMP_KIND_DISCARD;
+	case REQ_OP_ZONE_OPEN:
+		return DMP_KIND_ZONE_OPEN;
+	case REQ_OP_ZONE_CLOSE:
+		return DMP_KIND_ZONE_CLOSE;
+	case REQ_OP_ZONE_FINISH:
+		return DMP_KIND_ZONE_FINISH;
+	case REQ_OP_ZONE_RESET:
+	case REQ_OP_ZONE_RESET_ALL:
+		return DMP_KIND_ZONE_RESET;
 	default:
-		return op_is_write(bio_op(bio)) ? DMP_KIND_WRITE : DMP_KIND_READ;
+		return DMP_KIND_NONE;
 	}
 }
 
 /*
- * Count a request as it is mapped.  this_cpu_*() is one instruction on this
- * CPU's copy: no lock, no shared cache line, safe from any context.  A
- * request is sequential when it starts where the previous one of its
- * direction mapped on this CPU ended (as dm-stats counts "merges").  Every
- * bio passed down is in flight until dmp_stats_done(), whatever its kind, so
- * that completion need not know the kind.
+ * Count a request as it is mapped.  this_cpu_*() updates this CPU's copy
+ * and is safe from any context, interrupts included (on x86 each is a
+ * single instruction; elsewhere it may briefly disable interrupts): no
+ * lock, no shared cache line.  A request is sequential when it starts where
+ * the previous one of its direction mapped on this CPU ended (as dm-stats
+ * counts "merges").  Every bio passed down is in flight until
+ * dmp_stats_done(), whatever its kind, so that completion need not know
+ * the kind.
  */
 static inline void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu,
 				    enum dmp_kind kind, sector_t sector,
 				    unsigned int bytes)
 {
+	sector_t next;
+
 	this_cpu_inc(pcpu->in_flight);
 	switch (kind) {
 	case DMP_KIND_READ:
@@ -178,8 +230,10 @@ static inline void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu,
 		this_cpu_inc(pcpu->c[DMP_READ_SIZE_HIST +
 				     kind * DMP_SIZE_BUCKETS +
 				     dmp_size_bucket(bytes)]);
-		if (this_cpu_read(pcpu->next[kind]) == sector)
+		next = this_cpu_read(pcpu->next[kind]);
+		if (next == sector)
 			this_cpu_inc(pcpu->c[DMP_READ_SEQ + kind]);
+		this_cpu_write(pcpu->prev[kind], next);
 		this_cpu_write(pcpu->next[kind], sector + (bytes >> SECTOR_SHIFT));
 		break;
 	case DMP_KIND_FLUSH:
@@ -188,6 +242,13 @@ static inline void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu,
 	case DMP_KIND_DISCARD:
 		this_cpu_inc(pcpu->c[DMP_DISCARD_REQS]);
 		this_cpu_add(pcpu->c[DMP_DISCARD_BYTES], bytes);
+		break;
+	case DMP_KIND_ZONE_OPEN:
+	case DMP_KIND_ZONE_CLOSE:
+	case DMP_KIND_ZONE_FINISH:
+	case DMP_KIND_ZONE_RESET:
+		this_cpu_inc(pcpu->c[DMP_ZONE_OPEN_REQS + kind -
+				     DMP_KIND_ZONE_OPEN]);
 		break;
 	case DMP_KIND_NONE:
 		break;

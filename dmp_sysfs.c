@@ -6,6 +6,15 @@
  *   stat/<dm-name>          symlink to that directory
  *   stat/all/               every request through any dmp device
  *
+ * The kobjects are the kernel's own (kobject_create_and_add(), attributes
+ * added with sysfs_create_groups()), not embedded in dmp's structures: a
+ * kobject's release may run long after its last put (by seconds with
+ * CONFIG_DEBUG_KOBJECT_RELEASE), possibly after rmmod, so it must not be
+ * module text.  Every directory is removed with kobject_del() before its
+ * put, which also waits for the show()/store() calls running in it; only
+ * then is its device freed.  show() and store() find their device by the
+ * directory's name (dmp_dir_device()).
+ *
  * Locking: dmp_tree_lock serialises the device list, the directories, the
  * links and the names; it is held across kobject_del(), which waits for
  * running show()/store() calls, so no show() or store() may take it.
@@ -20,6 +29,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include <linux/xarray.h>
 
 #include "dmp.h"
 
@@ -28,15 +38,25 @@
 static DEFINE_MUTEX(dmp_tree_lock);
 static DEFINE_MUTEX(dmp_all_lock);
 static LIST_HEAD(dmp_devices);
+static DEFINE_XARRAY(dmp_devts);	/* dev_t -> device, for show()/store() */
 
 static struct kobject *dmp_stat_kobj;	/* stat/ */
 static struct kobject *dmp_all_kobj;	/* stat/all/ */
 static struct dmp_counts dmp_retired;	/* raw counts of removed devices */
-static struct dmp_counts dmp_all_base;	/* "all" at its last reset */
+static struct dmp_counts dmp_all_base;	/* "all" at its last reset, its epoch */
 
-static struct dmp_device *to_dmp_device(struct kobject *kobj)
+/*
+ * The device of a directory stat/<major>:<minor>, or NULL once it is being
+ * removed.  It stays valid until the show() or store() calling this returns:
+ * the device is freed only after kobject_del() has waited for them.
+ */
+static struct dmp_device *dmp_dir_device(struct kobject *kobj)
 {
-	return container_of(kobj, struct dmp_device, kobj);
+	unsigned int major, minor;
+
+	if (sscanf(kobject_name(kobj), "%u:%u", &major, &minor) != 2)
+		return NULL;
+	return xa_load(&dmp_devts, MKDEV(major, minor));
 }
 
 /* Every request since load: live devices, removed ones, minus the reset. */
@@ -53,28 +73,44 @@ static void dmp_all_raw(struct dmp_counts *c)
 	}
 }
 
-static void dmp_node_read(struct kobject *kobj, struct dmp_counts *c)
+static int dmp_node_read(struct kobject *kobj, struct dmp_counts *c)
 {
-	if (kobj != dmp_all_kobj) {
-		dmp_stats_read(&to_dmp_device(kobj)->stats, c);
-		return;
+	struct dmp_device *dd;
+
+	if (kobj == dmp_all_kobj) {
+		mutex_lock(&dmp_all_lock);
+		dmp_all_raw(c);
+		dmp_counts_since(c, &dmp_all_base);
+		mutex_unlock(&dmp_all_lock);
+		return 0;
 	}
-	mutex_lock(&dmp_all_lock);
-	dmp_all_raw(c);
-	dmp_counts_sub(c, &dmp_all_base);
-	mutex_unlock(&dmp_all_lock);
+	dd = dmp_dir_device(kobj);
+	if (!dd)
+		return -ENODEV;
+	dmp_stats_read(&dd->stats, c);
+	return 0;
 }
 
-static void dmp_node_reset(struct kobject *kobj)
+static int dmp_node_reset(struct kobject *kobj)
 {
-	if (kobj != dmp_all_kobj) {
-		dmp_stats_reset(&to_dmp_device(kobj)->stats);
-		return;
+	struct dmp_epoch epoch;
+	struct dmp_device *dd;
+
+	if (kobj == dmp_all_kobj) {
+		mutex_lock(&dmp_all_lock);
+		epoch = dmp_all_base.epoch;
+		dmp_all_raw(&dmp_all_base);
+		dmp_all_base.in_flight = 0;	/* a gauge: never reset */
+		dmp_epoch_reset(&epoch);
+		dmp_all_base.epoch = epoch;
+		mutex_unlock(&dmp_all_lock);
+		return 0;
 	}
-	mutex_lock(&dmp_all_lock);
-	dmp_all_raw(&dmp_all_base);
-	dmp_all_base.in_flight = 0;	/* a gauge: never reset */
-	mutex_unlock(&dmp_all_lock);
+	dd = dmp_dir_device(kobj);
+	if (!dd)
+		return -ENODEV;
+	dmp_stats_reset(&dd->stats);
+	return 0;
 }
 
 /*
@@ -94,7 +130,9 @@ static ssize_t dmp_value_show(struct kobject *kobj,
 	struct dmp_counts c;
 	int n;
 
-	dmp_node_read(kobj, &c);
+	n = dmp_node_read(kobj, &c);
+	if (n)
+		return n;
 	if (!a->n)
 		return sysfs_emit(buf, "%llu\n", dmp_counts_value(&c, a->first));
 	n = dmp_counts_format(&c, a->first, a->n, buf, PAGE_SIZE - 1);
@@ -128,6 +166,14 @@ DMP_ATTR(write_seq_reqs, DMP_WRITE_SEQ, 0);
 DMP_ATTR(read_lat_ns, DMP_READ_LAT_NS, 0);
 DMP_ATTR(write_lat_ns, DMP_WRITE_LAT_NS, 0);
 DMP_ATTR(in_flight, DMP_V_IN_FLIGHT, 0);
+DMP_ATTR(bounced_reqs, DMP_BOUNCED_REQS, 0);
+DMP_ATTR(zone_open_reqs, DMP_ZONE_OPEN_REQS, 0);
+DMP_ATTR(zone_close_reqs, DMP_ZONE_CLOSE_REQS, 0);
+DMP_ATTR(zone_finish_reqs, DMP_ZONE_FINISH_REQS, 0);
+DMP_ATTR(zone_reset_reqs, DMP_ZONE_RESET_REQS, 0);
+DMP_ATTR(resets, DMP_V_RESETS, 0);
+DMP_ATTR(created_ns, DMP_V_CREATED_NS, 0);
+DMP_ATTR(reset_ns, DMP_V_RESET_NS, 0);
 DMP_ATTR(read_lat_hist, DMP_READ_LAT_HIST, DMP_LAT_BUCKETS);
 DMP_ATTR(write_lat_hist, DMP_READ_LAT_HIST + DMP_LAT_BUCKETS, DMP_LAT_BUCKETS);
 DMP_ATTR(read_size_hist, DMP_READ_SIZE_HIST, DMP_SIZE_BUCKETS);
@@ -141,7 +187,9 @@ static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
 	struct dmp_counts c;
 	int n;
 
-	dmp_node_read(kobj, &c);
+	n = dmp_node_read(kobj, &c);
+	if (n)
+		return n;
 	n = dmp_counts_format_stat(&c, buf, PAGE_SIZE - 1);
 	buf[n++] = '\n';
 	return n;
@@ -150,19 +198,24 @@ static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t reset_store(struct kobject *kobj, struct kobj_attribute *attr,
 			   const char *buf, size_t count)
 {
+	int r;
+
 	if (!sysfs_streq(buf, "1"))
 		return -EINVAL;
-	dmp_node_reset(kobj);
-	return count;
+	r = dmp_node_reset(kobj);
+	return r ? r : count;
 }
 
 static ssize_t name_show(struct kobject *kobj, struct kobj_attribute *attr,
 			 char *buf)
 {
+	struct dmp_device *dd = dmp_dir_device(kobj);
 	ssize_t n;
 
+	if (!dd)
+		return -ENODEV;
 	mutex_lock(&dmp_all_lock);
-	n = sysfs_emit(buf, "%s\n", to_dmp_device(kobj)->name);
+	n = sysfs_emit(buf, "%s\n", dd->name);
 	mutex_unlock(&dmp_all_lock);
 	return n;
 }
@@ -170,9 +223,11 @@ static ssize_t name_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t latency_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
-	bool on = READ_ONCE(to_dmp_device(kobj)->latency);
+	struct dmp_device *dd = dmp_dir_device(kobj);
 
-	return sysfs_emit(buf, "%s\n", on ? "on" : "off");
+	if (!dd)
+		return -ENODEV;
+	return sysfs_emit(buf, "%s\n", READ_ONCE(dd->latency) ? "on" : "off");
 }
 
 static struct kobj_attribute dmp_attr_stat = __ATTR_RO(stat);
@@ -200,6 +255,14 @@ static struct attribute *dmp_common_attrs[] = {
 	&dmp_attr_read_lat_ns.attr.attr,
 	&dmp_attr_write_lat_ns.attr.attr,
 	&dmp_attr_in_flight.attr.attr,
+	&dmp_attr_bounced_reqs.attr.attr,
+	&dmp_attr_zone_open_reqs.attr.attr,
+	&dmp_attr_zone_close_reqs.attr.attr,
+	&dmp_attr_zone_finish_reqs.attr.attr,
+	&dmp_attr_zone_reset_reqs.attr.attr,
+	&dmp_attr_resets.attr.attr,
+	&dmp_attr_created_ns.attr.attr,
+	&dmp_attr_reset_ns.attr.attr,
 	&dmp_attr_read_lat_hist.attr.attr,
 	&dmp_attr_write_lat_hist.attr.attr,
 	&dmp_attr_read_size_hist.attr.attr,
@@ -234,32 +297,6 @@ static const struct attribute_group *dmp_all_groups[] = {
 	NULL
 };
 
-/* Runs once the directory is gone and the last reader has left it. */
-static void dmp_dev_release(struct kobject *kobj)
-{
-	struct dmp_device *dd = to_dmp_device(kobj);
-
-	dmp_stats_exit(&dd->stats);
-	kfree(dd);
-}
-
-static const struct kobj_type dmp_dev_ktype = {
-	.release = dmp_dev_release,
-	.sysfs_ops = &kobj_sysfs_ops,
-	.default_groups = dmp_dev_groups,
-};
-
-static void dmp_all_release(struct kobject *kobj)
-{
-	kfree(kobj);
-}
-
-static const struct kobj_type dmp_all_ktype = {
-	.release = dmp_all_release,
-	.sysfs_ops = &kobj_sysfs_ops,
-	.default_groups = dmp_all_groups,
-};
-
 static struct dmp_device *dmp_find(struct mapped_device *md)
 {
 	struct dmp_device *dd;
@@ -288,7 +325,7 @@ static bool dmp_name_is_dir(const char *name)
 	if (!strcmp(name, "all") || !strcmp(name, ".") || !strcmp(name, ".."))
 		return true;
 	list_for_each_entry(dd, &dmp_devices, list)
-		if (!strcmp(kobject_name(&dd->kobj), name))
+		if (!strcmp(kobject_name(dd->kobj), name))
 			return true;
 	return false;
 }
@@ -296,7 +333,7 @@ static bool dmp_name_is_dir(const char *name)
 /* Give @dd the link stat/<dd->name> if that name is free; warn if not. */
 static void dmp_link(struct dmp_device *dd, bool warn)
 {
-	const char *dir = kobject_name(&dd->kobj);
+	const char *dir = kobject_name(dd->kobj);
 	struct dmp_device *holder;
 	int r;
 
@@ -313,10 +350,10 @@ static void dmp_link(struct dmp_device *dd, bool warn)
 	if (holder) {
 		if (warn)
 			DMWARN("%s: no link: stat/%s still belongs to %s",
-			       dir, dd->name, kobject_name(&holder->kobj));
+			       dir, dd->name, kobject_name(holder->kobj));
 		return;
 	}
-	r = sysfs_create_link(dmp_stat_kobj, &dd->kobj, dd->name);
+	r = sysfs_create_link(dmp_stat_kobj, dd->kobj, dd->name);
 	if (r) {
 		DMWARN("%s: cannot link stat/%s: %d", dir, dd->name, r);
 		return;
@@ -364,26 +401,25 @@ static void dmp_set_name(struct dmp_device *dd, const char *name)
 
 /*
  * Device-mapper does not tell targets about "dmsetup rename", so the link
- * catches up here, on every table load (ctr) and resume of the device.
+ * catches up here, on every resume of the device.  Not on a table load: a
+ * load can still fail after dmp's constructor ran, and nothing tells the
+ * target.  A link that could not be made before is tried again.
  */
-static void dmp_refresh_name(struct dmp_device *dd)
+void dmp_device_refresh_name(struct dmp_device *dd)
 {
 	char name[DM_NAME_LEN];
 
-	lockdep_assert_held(&dmp_tree_lock);
-	if (dm_copy_name_and_uuid(dd->md, name, NULL))
-		return;		/* being removed */
-	if (!strcmp(name, dd->name))
-		return;
-	dmp_unlink(dd);
-	dmp_set_name(dd, name);
-	dmp_link(dd, true);
-}
-
-void dmp_device_refresh_name(struct dmp_device *dd)
-{
 	mutex_lock(&dmp_tree_lock);
-	dmp_refresh_name(dd);
+	if (dm_copy_name_and_uuid(dd->md, name, NULL))
+		goto out;	/* being removed */
+	if (strcmp(name, dd->name)) {
+		dmp_unlink(dd);
+		dmp_set_name(dd, name);
+		dmp_link(dd, true);
+	} else {
+		dmp_link(dd, false);
+	}
+out:
 	mutex_unlock(&dmp_tree_lock);
 }
 
@@ -413,32 +449,35 @@ static struct dmp_device *dmp_device_create(struct mapped_device *md)
 	if (!dd)
 		return ERR_PTR(-ENOMEM);
 	r = dmp_stats_init(&dd->stats);
-	if (r) {
-		kfree(dd);
-		return ERR_PTR(r);
-	}
+	if (r)
+		goto bad_free;
 	dd->md = md;
+	dd->devt = devt;
 	dd->refs = 1;
 	dd->latency = READ_ONCE(dmp_latency_default);
 	dd->lat_tag = get_random_u64();
 	if (dm_copy_name_and_uuid(md, dd->name, NULL))
 		dd->name[0] = '\0';
+	/* Before the directory: a reader of it must find the device. */
+	r = xa_insert(&dmp_devts, devt, dd, GFP_KERNEL);
+	if (r)
+		goto bad_stats;
 
 	/* The directory name is the stable one: it wins over a link. */
 	snprintf(dir, sizeof(dir), "%u:%u", MAJOR(devt), MINOR(devt));
 	holder = dmp_link_holder(dir);
-	if (holder) {
-		DMWARN("%s: link %s removed: the name is now a directory",
-		       kobject_name(&holder->kobj), dir);
+	if (holder)
 		dmp_drop_link(holder);
-	}
-
-	r = kobject_init_and_add(&dd->kobj, &dmp_dev_ktype, dmp_stat_kobj,
-				 "%s", dir);
-	if (r) {
-		kobject_put(&dd->kobj);
-		return ERR_PTR(r);
-	}
+	r = -ENOMEM;
+	dd->kobj = kobject_create_and_add(dir, dmp_stat_kobj);
+	if (!dd->kobj)
+		goto bad_relink;
+	r = sysfs_create_groups(dd->kobj, dmp_dev_groups);
+	if (r)
+		goto bad_kobj;
+	if (holder)
+		DMWARN("%s: link %s removed: the name is now a directory",
+		       kobject_name(holder->kobj), dir);
 
 	mutex_lock(&dmp_all_lock);
 	list_add_tail(&dd->list, &dmp_devices);
@@ -446,6 +485,19 @@ static struct dmp_device *dmp_device_create(struct mapped_device *md)
 	dmp_link(dd, true);
 	DMINFO("%s: created, name \"%s\"", dir, dd->name);
 	return dd;
+
+bad_kobj:
+	kobject_del(dd->kobj);
+	kobject_put(dd->kobj);
+bad_relink:
+	if (holder)
+		dmp_link(holder, false);
+	xa_erase(&dmp_devts, devt);
+bad_stats:
+	dmp_stats_exit(&dd->stats);
+bad_free:
+	kfree(dd);
+	return ERR_PTR(r);
 }
 
 /*
@@ -460,12 +512,10 @@ struct dmp_device *dmp_device_get(struct dm_target *ti, bool *count_flush)
 
 	mutex_lock(&dmp_tree_lock);
 	dd = dmp_find(md);
-	if (dd) {
+	if (dd)
 		dd->refs++;
-		dmp_refresh_name(dd);
-	} else {
+	else
 		dd = dmp_device_create(md);
-	}
 	if (!IS_ERR(dd)) {
 		*count_flush = dd->flush_table != ti->table;
 		dd->flush_table = ti->table;
@@ -496,38 +546,41 @@ void dmp_device_put(struct dmp_device *dd, struct dm_target *ti)
 	dmp_stats_sum(&dd->stats, &raw);
 	dmp_counts_add(&dmp_retired, &raw);
 	mutex_unlock(&dmp_all_lock);
+	xa_erase(&dmp_devts, dd->devt);
 
 	dmp_unlink(dd);
-	DMINFO("%s: removed, name \"%s\"", kobject_name(&dd->kobj), dd->name);
-	kobject_del(&dd->kobj);
+	DMINFO("%s: removed, name \"%s\"", kobject_name(dd->kobj), dd->name);
+	kobject_del(dd->kobj);
 	/* A device named like this directory can have its link now. */
-	dmp_give_name(kobject_name(&dd->kobj), dd);
+	dmp_give_name(kobject_name(dd->kobj), dd);
 	mutex_unlock(&dmp_tree_lock);
-	kobject_put(&dd->kobj);
+	kobject_put(dd->kobj);
+	dmp_stats_exit(&dd->stats);
+	kfree(dd);
 }
 
 int dmp_sysfs_init(void)
 {
 	int r;
 
+	dmp_epoch_init(&dmp_all_base.epoch);
 	dmp_stat_kobj = kobject_create_and_add("stat", &THIS_MODULE->mkobj.kobj);
 	if (!dmp_stat_kobj)
 		return -ENOMEM;
-
-	dmp_all_kobj = kzalloc(sizeof(*dmp_all_kobj), GFP_KERNEL);
-	if (!dmp_all_kobj) {
-		r = -ENOMEM;
+	r = -ENOMEM;
+	dmp_all_kobj = kobject_create_and_add("all", dmp_stat_kobj);
+	if (!dmp_all_kobj)
 		goto bad;
-	}
-	r = kobject_init_and_add(dmp_all_kobj, &dmp_all_ktype, dmp_stat_kobj,
-				 "all");
-	if (r) {
-		kobject_put(dmp_all_kobj);
-		goto bad;
-	}
+	r = sysfs_create_groups(dmp_all_kobj, dmp_all_groups);
+	if (r)
+		goto bad_all;
 	return 0;
 
+bad_all:
+	kobject_del(dmp_all_kobj);
+	kobject_put(dmp_all_kobj);
 bad:
+	kobject_del(dmp_stat_kobj);
 	kobject_put(dmp_stat_kobj);
 	return r;
 }
@@ -535,6 +588,8 @@ bad:
 /* Only reached when no dmp table exists: each one holds a module reference. */
 void dmp_sysfs_exit(void)
 {
+	kobject_del(dmp_all_kobj);
 	kobject_put(dmp_all_kobj);
+	kobject_del(dmp_stat_kobj);
 	kobject_put(dmp_stat_kobj);
 }
