@@ -119,14 +119,16 @@ struct dmp_counts {
 };
 
 /*
- * The statistics of one mapped device.  The per-CPU counters only ever grow:
- * a reset records their sums in @base instead of zeroing them, because
- * another CPU's counter cannot be cleared without racing with its owner.
+ * The statistics of one mapped device.  A reset records the sums of the
+ * per-CPU counters in @base instead of zeroing them, because another CPU's
+ * counter cannot be cleared without racing with its owner.  @shown is the
+ * highest value each count has had since, see dmp_counts_hold().
  */
 struct dmp_stats {
 	struct dmp_pcpu __percpu *pcpu;
 	struct dmp_counts base;
-	spinlock_t base_lock;	/* protects @base; orders reads with resets */
+	struct dmp_counts shown;
+	spinlock_t base_lock;	/* protects @base, @shown; orders reads, resets */
 };
 
 u64 dmp_epoch_now(void);
@@ -145,6 +147,7 @@ void dmp_stats_bounce(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
 
 void dmp_counts_add(struct dmp_counts *to, const struct dmp_counts *c);
 void dmp_counts_since(struct dmp_counts *to, const struct dmp_counts *base);
+void dmp_counts_hold(struct dmp_counts *c, struct dmp_counts *shown);
 u64 dmp_counts_value(const struct dmp_counts *c, unsigned int v);
 int dmp_counts_format(const struct dmp_counts *c, unsigned int first,
 		      unsigned int n, char *buf, size_t len);
