@@ -49,8 +49,9 @@ zeroed() {
 		read -r v <"$1/$f"
 		[ "$v" = 0 ] || return 1
 	done
-	read -r v <"$1/stat"
-	[[ $v =~ ^0( 0)*$ ]]
+	# every field of stat but the epoch (resets created_ns reset_ns)
+	read -ra v <"$1/stat"
+	[[ ${v[*]:0:19} =~ ^0( 0)*$ ]]
 }
 # dirty: counts on both devices (and so in "all").
 dirty() {
