@@ -126,17 +126,19 @@ assert_eq "${e1[0]} ${e1[2]} ${e2[0]} ${e2[2]}" "0 ${e1[1]} 0 ${e2[1]}" \
 
 # Reading 1: the first report of two dmpstat processes, one JSON, one table;
 # then they are stopped, so that everything below falls between it and
-# their next reading (10 s later, or at once when they are continued after
+# their next reading (15 s later, or at once when they are continued after
 # that).
-bg "$DMPSTAT" -j -d ep1 -d ep2 -d all 10 2 >"$DMP_TMP/iv.json" 2>"$DMP_TMP/iv.err"
+bg "$DMPSTAT" -j -d ep1 -d ep2 -d all 15 2 >"$DMP_TMP/iv.json" 2>"$DMP_TMP/iv.err"
 pj=$!
-bg "$DMPSTAT" -d ep1 -d ep2 10 2 >"$DMP_TMP/iv.table" 2>"$DMP_TMP/iv.terr"
+bg "$DMPSTAT" -d ep1 -d ep2 15 2 >"$DMP_TMP/iv.table" 2>"$DMP_TMP/iv.terr"
 pt=$!
 wait_lines "$DMP_TMP/iv.json" 1
 wait_lines "$DMP_TMP/iv.table" 4	# header, ep1, ep2, blank line
 kill -STOP $pj $pt
 stopped $pj
 stopped $pt
+[ "$(wc -l <"$DMP_TMP/iv.json") $(wc -l <"$DMP_TMP/iv.table")" = "1 4" ] ||
+	fail "a dmpstat took its second reading before it was stopped (a guest more than 15 s slow?)"
 before=$(head -n 1 "$DMP_TMP/iv.json")
 jload "$before" ep1
 r1=$J_read_reqs w1=$J_write_reqs
