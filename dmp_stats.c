@@ -121,6 +121,38 @@ void dmp_stats_reset(struct dmp_stats *s)
 }
 
 /*
+ * Count a request of any kind as it is mapped: out of line, as nearly
+ * every request is a read or a write, which dmp_stats_submit_rw() counts.
+ */
+void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
+		      sector_t sector, unsigned int bytes)
+{
+	switch (kind) {
+	case DMP_KIND_READ:
+	case DMP_KIND_WRITE:
+		dmp_stats_submit_rw(pcpu, (enum dmp_dir)kind, sector, bytes);
+		return;
+	case DMP_KIND_FLUSH:
+		this_cpu_inc(pcpu->c[DMP_FLUSH_REQS]);
+		break;
+	case DMP_KIND_DISCARD:
+		this_cpu_inc(pcpu->c[DMP_DISCARD_REQS]);
+		this_cpu_add(pcpu->c[DMP_DISCARD_BYTES], bytes);
+		break;
+	case DMP_KIND_ZONE_OPEN:
+	case DMP_KIND_ZONE_CLOSE:
+	case DMP_KIND_ZONE_FINISH:
+	case DMP_KIND_ZONE_RESET:
+		this_cpu_inc(pcpu->c[DMP_ZONE_OPEN_REQS + kind -
+				     DMP_KIND_ZONE_OPEN]);
+		break;
+	case DMP_KIND_NONE:
+		break;
+	}
+	this_cpu_inc(pcpu->in_flight);
+}
+
+/*
  * A request that came back with BLK_STS_AGAIN was never serviced (the
  * layer below would have had to wait, and REQ_NOWAIT forbade it; blk-iolatency
  * skips such bios for the same reason): its submitter sends it again
@@ -128,8 +160,8 @@ void dmp_stats_reset(struct dmp_stats *s)
  * dmp_stats_submit() counted and count a bounce instead.  The bounce is
  * usually completed synchronously, on the mapping CPU, before anything else
  * is mapped there: then this CPU's next[] still ends at this request, and
- * prev[] says where it stood before, so the retry is as sequential as the
- * request was.
+ * prev[] says where it stood before (dmp_stats_submit_rw()), so the retry
+ * is as sequential as the request was.
  */
 void dmp_stats_bounce(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
 		      sector_t sector, unsigned int bytes)
