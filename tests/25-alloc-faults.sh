@@ -2,10 +2,12 @@
 # DESCRIPTION: every allocation failing, one at a time.  With the kernel's
 # fault injection (the sanitizer kernel: failslab, fail_function, and
 # /proc/thread-self/fail-nth, which fails the N-th fallible call of one
-# thread), "dmsetup create" (create + load + resume, by ioctl) is run with
-# its 1st, 2nd, 3rd, ... call failing, until it succeeds without reaching
-# N: every slab allocation on the way (dm's, dmp's context, counters'
-# container, directory, attribute files, link, index) and dmp's per-CPU
+# thread), "dmsetup create" (create + load + resume, by ioctl; each step
+# run with its 1st, 2nd, 3rd, ... call failing, until it succeeds without
+# reaching N, then the next step: the same points as failing the N-th call
+# of the three, without re-creating the device for each) meets a failure at
+# every slab allocation on the way (dm's, dmp's context, counters'
+# container, directory, attribute files, link, index) and in dmp's per-CPU
 # counters (dmp_stats_init, by fail_function).  After each failure: an
 # error to the caller, the failing constructor's message in dmesg, no
 # device, directory, link or list entry left, the module's use count back;
@@ -61,13 +63,17 @@ dmb_ok resume "$next"
 e0=("$DMP_STAT"/*)
 ref0=$(dmp_refcnt)
 
-# clean WHAT NAME: after a failure, nothing of device NAME is left.  No
-# process is started: on the sanitizer kernel each one costs about a second.
+# clean WHAT NAME: after a failure, nothing of device NAME is left;
+# clean_tables WHAT NAME: nothing of a table of NAME.  No process is
+# started: on the sanitizer kernel each one costs about a second.
 clean() {
-	local -a e
-	local ref
 	dmb info "$2"
 	[[ $DMB == err* ]] || fail "$1: device $2 left: $DMB"
+	clean_tables "$@"
+}
+clean_tables() {
+	local -a e
+	local ref
 	[ ! -e "$DMP_STAT/$2" ] || fail "$1: link stat/$2 left"
 	e=("$DMP_STAT"/*)
 	[ "${e[*]}" = "${e0[*]}" ] || fail "$1: stat/ holds ${e[*]}, not ${e0[*]}"
@@ -77,9 +83,9 @@ clean() {
 }
 
 # run_points WHAT CHECK CMD...: CMD with the 1st, 2nd, ... call failing,
-# until it succeeds without reaching the N-th; CHECK runs after each
-# failure.  Counts in POINTS (calls reached), FAILED (CMD failed),
-# TOLERATED (the call failed but CMD succeeded: a fallback).
+# until it succeeds without reaching the N-th; CHECK WHAT ok|err runs
+# after each failure (ok: the call failed but CMD succeeded, a fallback).
+# Counts in POINTS (calls reached), FAILED (CMD failed), TOLERATED.
 run_points() {
 	local what=$1 check=$2 n
 	shift 2
@@ -94,7 +100,7 @@ run_points() {
 			break ;;
 		*"nth=0")
 			FAILED=$((FAILED + 1)) POINTS=$n
-			echo "call $n: ${DMB% nth=*}"
+			echo "$what, call $n: ${DMB% nth=*}"
 			"$check" "$what, call $n failed" err ;;
 		*)
 			fail "$what, call $n: $DMB" ;;
@@ -102,37 +108,56 @@ run_points() {
 	done
 	[ "$n" -le "$max" ] || fail "$what: still failing after $max calls"
 	log "$what: $POINTS calls reached, $FAILED failed it, $TOLERATED tolerated"
+	TOTAL=$((${TOTAL:-0} + POINTS))
 }
 
-# --- dmsetup create
+table=(0 8192 dmp "$dev 64")
+# --- dmsetup create, step 1: the device
 check_create() {
 	if [ "$2" = ok ]; then
 		dmb_ok remove fz
 	fi
 	clean "$1" fz
 }
-run_points create check_create mk fz 0 8192 dmp "$dev 64"
-create_points=$POINTS create_failed=$FAILED
+run_points "create: device" check_create create fz
+# Step 2: its table.
+check_load() {
+	if [ "$2" = ok ]; then
+		dmb_ok clear fz
+	fi
+	dmb table fz
+	[ "$DMB" = ok ] || fail "$1: fz has a live table: $DMB"
+	clean_tables "$1" fz
+}
+run_points "create: table" check_load load fz "${table[@]}"
+# Step 3: the resume that makes it live (a failure destroys the table).
+check_resume() {
+	dmb_ok remove fz
+	clean "$1" fz
+	dmb_ok create fz
+	dmb_ok load fz "${table[@]}"
+}
+run_points "create: resume" check_resume resume fz
 assert_eq "$(readlink -f "$DMP_STAT/fz")" "$DMP_STAT/$next" "fz's directory, where hold's link was"
+create_points=$TOTAL
 dmb_ok read fz 0 4096
 dmb_ok write fz 8 512
 read -ra s <"$DMP_STAT/fz/stat"
 assert_eq "${s[0]} ${s[1]} ${s[2]} ${s[3]}" "1 1 4096 512" "counts of the device created at last"
 assert_eq "$(blk_stat fz 1) $(blk_stat fz 5)" "1 1" "its dm diskstats"
-[ "$create_failed" -gt 0 ] || fail "no injected failure made the creation fail"
 
-# --- a reload of the live device fz onto another offset
-dir=$(readlink -f "$DMP_STAT/fz")
+# --- a reload (a table load) of the live device fz onto another offset
 live=$(dmsetup table fz)
 check_reload() {
 	[ "$(dmsetup table fz)" = "$live" ] || fail "$1: live table now $(dmsetup table fz)"
-	[ "$(readlink -f "$DMP_STAT/fz")" = "$dir" ] || fail "$1: link stat/fz moved"
+	[ "$DMP_STAT/fz" -ef "$DMP_STAT/$next" ] || fail "$1: link stat/fz moved"
 	read -ra s <"$DMP_STAT/fz/stat"
 	[ "${s[0]} ${s[1]}" = "1 1" ] || fail "$1: counters now ${s[*]:0:2}"
 	dmb clear fz
 }
+TOTAL=0
 run_points reload check_reload load fz 0 8192 dmp "$dev 128"
-reload_points=$POINTS
+reload_points=$TOTAL
 dmb_ok resume fz
 dmb_ok read fz 0 4096
 read -ra s <"$DMP_STAT/fz/stat"
@@ -149,8 +174,9 @@ check_insmod() {
 	fi
 	[ ! -e /sys/module/dmp ] || fail "$1: /sys/module/dmp left"
 }
+TOTAL=0
 run_points insmod check_insmod insmod "$DMP_KO"
-insmod_points=$POINTS
+insmod_points=$TOTAL
 [ -d "$DMP_STAT/all" ] || fail "no stat/all after insmod"
 [ "$(stat_files "$DMP_STAT/all" | wc -l)" -gt 20 ] || fail "stat/all incomplete after insmod"
 inject_percpu
