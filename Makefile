@@ -52,7 +52,7 @@ CC ?= cc
 TOOLS_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 TOOLS_SRC := tools/dmpstat.c tools/dmpstat_sysfs.c tools/dmpstat_prom.c
 TRACE_SRC := tools/dmptrace.c tools/dmptrace_dev.c tools/dmptrace_files.c \
-	tools/dmptrace_trace.c tools/dmptrace_report.c
+	tools/dmptrace_log.c tools/dmptrace_trace.c tools/dmptrace_report.c
 TRACE_LIBS := libtracefs libtraceevent
 # The one version: the target's, in dmp.c (dkms.conf repeats it; dkms-check
 # compares).

@@ -2,9 +2,10 @@
 # DESCRIPTION: make install / uninstall, with /lib/modules and /usr/local
 # made writable for the test (the guest's root is read-only): dmp.ko lands
 # in /lib/modules/<kver>/updates and modules.dep; with dmp and dm_mod
-# unloaded, "modprobe dmp" loads both; the installed dmpstat and dmp-plot
-# run from PATH; "make uninstall" removes exactly what was installed (the
-# module tree and /usr/local/bin list the same files as before).  The tree
+# unloaded, "modprobe dmp" loads both; the installed dmpstat, dmptrace
+# (and its man page) and dmp-plot run from PATH; "make uninstall" removes
+# exactly what was installed (the module tree and /usr/local/bin list the
+# same files as before).  The tree
 # is a copy of the project with the dmp.ko that tests/run built for this
 # kernel (building it here would take minutes of emulated CPU): "make
 # install" must not rebuild it.  /lib/modules/<kver> is a tmpfs with
@@ -116,10 +117,11 @@ if [ $dm_loadable = 1 ]; then
 	assert_match "$(grep '^updates/dmp.ko:' "$moddir/modules.dep")" \
 		'^updates/dmp.ko: kernel/drivers/md/dm-mod.ko' "modules.dep"
 fi
-for t in dmpstat dmp-plot; do
+for t in dmpstat dmptrace dmp-plot; do
 	[ -x "/usr/local/bin/$t" ] || fail "/usr/local/bin/$t not installed"
 	assert_eq "$(command -v $t)" "/usr/local/bin/$t" "$t in PATH"
 done
+[ -f /usr/local/share/man/man1/dmptrace.1 ] || fail "dmptrace.1 not installed"
 
 # modprobe dmp, from nothing loaded: dm_mod comes along.
 for m in "${holders[@]}"; do
@@ -143,6 +145,7 @@ dev=$(backing_dev 16)
 dmp_create in1 "$dev"
 dd if="$(dm_node in1)" of=/dev/null bs=4k count=7 iflag=direct status=none
 assert_eq "$(dmpstat -j -d in1 | jq '.devices[0].read_reqs')" 7 "installed dmpstat"
+assert_match "$(dmptrace -V)" '^dmptrace [0-9]' "installed dmptrace"
 dmp-plot -d in1 -o "$DMP_TMP/in1.png" >/dev/null
 [ -s "$DMP_TMP/in1.png" ] || fail "installed dmp-plot wrote nothing"
 dm_remove in1
@@ -151,6 +154,7 @@ rmmod dmp
 log "make uninstall KDIR=$kdir"
 make -C "$tree" uninstall KDIR="$kdir" || fail "make uninstall failed"
 [ ! -e "$ko" ] || fail "$ko still there"
+[ ! -e /usr/local/share/man/man1/dmptrace.1 ] || fail "dmptrace.1 still there"
 must_fail modinfo dmp
 must_fail modprobe -n dmp
 if grep -q dmp "$moddir/modules.dep"; then fail "dmp in modules.dep"; fi

@@ -3,8 +3,9 @@
 # records with the directions, sectors and sizes of fio's own I/O log, the
 # pid and comm of fio's job, errno 0 and a latency, and none for another
 # device; three runs at once with different kernel filters (a device by
-# name, by major:minor with -w, by path in text form) each see exactly
-# their own; --summary's sequential count, size and latency percentiles
+# name, by major:minor with -w, by path in text form with --bounces) each
+# see exactly their own; failed requests carry their errno (as many as
+# dmp's read_errors); --summary's sequential count, size and latency percentiles
 # against fio and the log, the latencies in dmp's own histogram buckets;
 # SIGINT, SIGTERM, a reader that goes away and SIGKILL leave no tracefs
 # instance (after a SIGKILL of both processes the next run removes it,
@@ -44,7 +45,7 @@ log "three runs at once, with different filters (${SECONDS}s)"
 n=$(scaled 200)
 dt_start a -d ta --json
 dt_start b -d "$tb" -w --json -o "$DMP_TMP/b.json"
-dt_start c -d /dev/mapper/ta
+dt_start c -d /dev/mapper/ta --bounces
 assert_eq "$(dt_instances | wc -l)" 3 "instances while three runs trace"
 # shellcheck disable=SC2016 # $PPID: for the shell of fio's exec_prerun
 run_fio fio.json --direct=1 --ioengine=libaio --iodepth=4 --randrepeat=0 \
@@ -94,8 +95,25 @@ assert_eq "$(tail -n 1 a.out | jq -r .summary.filter)" "dev == $(( (${ta%:*} << 
 	"run a's kernel filter"
 assert_eq "$(tail -n 1 b.json | jq -r .summary.filter)" \
 	"dev == $(( (${tb%:*} << 20) | ${tb#*:} ))&&rwbs~\"*W*\"&&error != -11" "run b's kernel filter"
-assert_match "$(tail -n 1 c.err)" "^dmptrace: $n requests \\($(grep -c '^R' a.want) reads, $(grep -c '^W' a.want) writes, 0 flushes, 0 discards, 0 other; 0 failed, not shown: 0 bounced\\) in [0-9.]+ s; 0 events dropped by the kernel$" \
-	"run c's summary line"
+assert_match "$(tail -n 1 c.err)" "^dmptrace: $n requests \\($(grep -c '^R' a.want) reads, $(grep -c '^W' a.want) writes, 0 flushes, 0 discards, 0 other; 0 failed, 0 bounced\\) in [0-9.]+ s; 0 events dropped by the kernel$" \
+	"run c's summary line (with --bounces)"
+
+# --- failed requests: dmp over a device that fails every request
+log "failed requests (${SECONDS}s)"
+dm_create terr "0 16384 error"
+dmp_create te "$(dm_node terr)"
+dt_start e -d te --json
+for i in 1 2 3; do
+	if dd if="$(dm_node te)" of=/dev/null bs=4k count=1 skip=$i iflag=direct status=none 2>/dev/null; then
+		fail "a read of te did not fail"
+	fi
+done
+dt_stop e
+assert_eq "$(jq -r 'select(.rwbs) | "\(.sector) \(.error)"' e.out | tr '\n' ' ')" "8 -5 16 -5 24 -5 " \
+	"records of the failed reads (sector, error)"
+assert_eq "$(tail -n 1 e.out | jq .summary.errors)" "$(stat_get te read_errors)" "failed requests = dmp's read_errors"
+dm_remove te
+dm_remove terr
 
 # --- --summary: a sequential reader, timed by dmp too
 log "--summary (${SECONDS}s)"
@@ -147,7 +165,11 @@ inst() { grep -o 'dmptrace-[0-9]*-[0-9]*' "$DMP_TMP/$1.err" | head -n 1; }
 live=$(inst live)
 stale=$(inst k2)
 reaper=$(pgrep -P "${DT_PID[k2]}")
-kill -9 "${DT_PID[k]}" "${DT_PID[k2]}" "$reaper"
+kill -9 "$reaper"		# first: it would remove the instance at once
+while [ -e "/proc/$reaper" ] && [ "$(awk '{ print $3 }' "/proc/$reaper/stat" 2>/dev/null)" != Z ]; do
+	sleep 0.1
+done
+kill -9 "${DT_PID[k]}" "${DT_PID[k2]}"
 wait "${DT_PID[k]}" "${DT_PID[k2]}" || true
 for ((i = 0; i < 100; i++)); do
 	[ "$(dt_instances | wc -l)" -gt 2 ] || break
@@ -167,7 +189,7 @@ assert_eq "$(dt_instances)" "" "instances at the end"
 
 # --- overrun: a 4 KiB buffer, a stopped reader, 1000 requests
 log "overrun (${SECONDS}s)"
-no=$(scaled 1000)
+no=1000		# not scaled: it must overflow a 4 KiB buffer on any kernel
 dt_start o -d ta -b 4 --json
 kill -STOP "${DT_PID[o]}"
 run_fio fo.json --name=flood --filename="$(dm_node ta)" --direct=1 --ioengine=libaio \

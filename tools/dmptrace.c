@@ -211,7 +211,6 @@ static FILE *open_output(int slot, const char *path)
 
 static FILE *out;
 static uint64_t t0_ns;		/* CLOCK_MONOTONIC when tracing began */
-static double real0;		/* CLOCK_REALTIME then, seconds */
 static int namew = 6;
 static struct {
 	uint64_t reqs, op[NOPS], errors, bounced, lost_marks;
@@ -225,91 +224,6 @@ static uint64_t mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static double rel(uint64_t ts)
-{
-	return ts >= t0_ns ? (ts - t0_ns) / 1e9 : -((t0_ns - ts) / 1e9);
-}
-
-static void print_header(void)
-{
-	fprintf(out, "%12s %-*s %-7s %-4s %12s %8s %10s %4s %7s %s\n", "TIME",
-		namew, "DEVICE", "MAJ:MIN", "RWBS", "SECTOR", "BYTES", "LAT_US",
-		"ERR", "PID", nfiles ? "COMM             FILES" : "COMM");
-}
-
-static void print_lost(const struct opts *o, const struct ev *e)
-{
-	total.lost_marks++;
-	if (o->quiet)
-		return;
-	if (o->json) {
-		fprintf(out, "{\"time\":%.9f,\"lost\":", rel(e->ts));
-		if (e->lost < 0)
-			fputs("null", out);
-		else
-			fprintf(out, "%d", e->lost);
-		fprintf(out, ",\"cpu\":%d}\n", e->cpu);
-	} else if (e->lost < 0) {
-		fprintf(out, "# CPU %d lost events here (ring buffer overrun)\n", e->cpu);
-	} else {
-		fprintf(out, "# CPU %d lost %d events here (ring buffer overrun)\n",
-			e->cpu, e->lost);
-	}
-}
-
-static void print_req(const struct opts *o, const struct ev *e,
-		      const struct dt_dev *d, const size_t *hit, size_t nhit)
-{
-	size_t k;
-
-	if (o->json) {
-		fprintf(out, "{\"time\":%.9f,\"timestamp\":%.6f,\"device\":",
-			rel(e->ts), real0 + rel(e->ts));
-		json_str(out, dev_label(d));
-		fprintf(out, ",\"devt\":\"%s\",\"rwbs\":", d->id);
-		json_str(out, e->rwbs);
-		fprintf(out, ",\"sector\":%llu,\"bytes\":%u,\"lat_ns\":%llu,\"error\":%d,\"pid\":%d,\"comm\":",
-			(unsigned long long)e->sector, e->bytes,
-			(unsigned long long)e->lat_ns, e->error, e->pid);
-		json_str(out, e->comm);
-		if (nfiles) {
-			fputs(",\"files\":[", out);
-			for (k = 0; k < nhit; k++) {
-				if (k)
-					putc(',', out);
-				json_str(out, files[hit[k]].path);
-			}
-			putc(']', out);
-		}
-		fputs("}\n", out);
-		return;
-	}
-	fprintf(out, "%12.6f ", rel(e->ts));
-	/* names are printed as they are unless they have blanks */
-	if (strpbrk(dev_label(d), " \t\n\\"))
-		text_str(out, dev_label(d));
-	else
-		fprintf(out, "%-*s", namew, dev_label(d));
-	fprintf(out, " %-7s %-4s %12llu %8u %10.1f %4d %7d ", d->id, e->rwbs,
-		(unsigned long long)e->sector, e->bytes, e->lat_ns / 1000.0,
-		e->error, e->pid);
-	if (strpbrk(e->comm, " \t\\") || !e->comm[0] || !nfiles)
-		text_str(out, e->comm);
-	else
-		fprintf(out, "%-16s", e->comm);
-	if (nfiles) {
-		putc(' ', out);
-		if (!nhit)
-			fputs("other", out);
-		for (k = 0; k < nhit; k++) {
-			if (k)
-				putc(',', out);
-			text_str(out, files[hit[k]].path);
-		}
-	}
-	putc('\n', out);
-}
-
 static void process(const struct opts *o, const struct ev *evs, size_t n)
 {
 	size_t i, hit[16], nhit;
@@ -321,7 +235,9 @@ static void process(const struct opts *o, const struct ev *evs, size_t n)
 		int op;
 
 		if (e->lost) {
-			print_lost(o, e);
+			total.lost_marks++;
+			if (!o->quiet)
+				log_lost(e);
 			continue;
 		}
 		dev = dev_by_kdev(e->kdev);
@@ -337,7 +253,7 @@ static void process(const struct opts *o, const struct ev *evs, size_t n)
 			nhit = files_find(dev, e->sector, e->bytes / 512, hit, 16,
 					  overlap);
 		if (!o->quiet)
-			print_req(o, e, &devs[dev], hit, nhit);
+			log_req(e, &devs[dev], hit, nhit);
 		if (o->summary || o->iolog)
 			report_add(e, dev, op);
 	}
@@ -417,13 +333,14 @@ static void run(struct opts *o)
 	if (!fstat(fileno(out), &st) && S_ISFIFO(st.st_mode))
 		watch = fileno(out);
 	trace_start(&o->t);
-	if (!o->quiet && !o->json)
-		print_header();
-	if (flush_out())
-		return;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	t0_ns = mono_ns();
-	real0 = rt.tv_sec + rt.tv_nsec / 1e9;
+	log_init(out, o->json, nfiles > 0, namew, t0_ns,
+		 rt.tv_sec * 1000000000ULL + rt.tv_nsec);
+	if (!o->quiet)
+		log_header();
+	if (flush_out())
+		return;
 	trace_enable();
 	tracing = 1;
 	if (o->duration)
@@ -486,6 +403,10 @@ static void run(struct opts *o)
 	}
 }
 
+/* the -d, -f and -t arguments, in order (-f and -t: kinds 'f' or 't') */
+static const char **sel, **paths;
+static char *kinds;
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -508,14 +429,14 @@ int main(int argc, char **argv)
 	};
 	struct opts o = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	const char **sel = xcalloc(argc, sizeof(*sel));
-	const char **paths = xcalloc(argc, sizeof(*paths));
-	char *kinds = xcalloc(argc, 1);
 	uint32_t *kdevs;
 	size_t nsel = 0, npaths = 0, i, k;
 	int c;
 
 	atexit(cleanup);
+	sel = xcalloc(argc, sizeof(*sel));
+	paths = xcalloc(argc, sizeof(*paths));
+	kinds = xcalloc(argc, 1);
 	while ((c = getopt_long(argc, argv, "d:rwf:t:jo:qsi:b:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -626,8 +547,5 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	run(&o);
 	free(kdevs);
-	free(sel);
-	free(paths);
-	free(kinds);
 	return 0;
 }

@@ -77,6 +77,14 @@ const char *dev_label(const struct dt_dev *d);
 void json_str(FILE *f, const char *s);
 void text_str(FILE *f, const char *s);
 
+/* dmptrace_log.c: the lines of the log */
+void log_init(FILE *f, int json, int with_files, int name_width,
+	      uint64_t mono0_ns, uint64_t realtime0_ns);
+void log_header(void);
+void log_lost(const struct ev *e);
+void log_req(const struct ev *e, const struct dt_dev *d, const size_t *hit,
+	     size_t nhit);
+
 /* dmptrace_files.c: --file, --tree, --extents */
 struct dt_file {
 	char *path;

@@ -213,7 +213,8 @@ void files_index(void)
 {
 	size_t i;
 
-	qsort(exts, nexts, sizeof(*exts), by_place);
+	if (nexts)
+		qsort(exts, nexts, sizeof(*exts), by_place);
 	maxend = xcalloc(nexts ? nexts : 1, sizeof(*maxend));
 	for (i = 0; i < nexts; i++)
 		maxend[i] = i && exts[i - 1].dev == exts[i].dev &&

@@ -76,7 +76,7 @@ static void sort_recs(void)
 {
 	static int sorted;
 
-	if (!sorted)
+	if (!sorted && nrecs)
 		qsort(recs, nrecs, sizeof(*recs), by_submit);
 	sorted = 1;
 }
@@ -230,11 +230,16 @@ static void print_text(FILE *f, struct group *g, size_t ng)
 		"SZ_P90", "SZ_P99", "SZ_MAX", "LAT_AVG", "LAT_P50", "LAT_P90",
 		"LAT_P99", "LAT_MAX", "ERRS");
 	for (i = 0; i < ng; i++) {
+		uint64_t any = 0;
+
+		for (k = 0; k < NOPS; k++)
+			any += g[i].op[k].reqs;
 		for (k = 0; k < NOPS; k++) {
 			struct opstat *o = &g[i].op[k];
 			int j;
 
-			if (!o->reqs && k != OP_READ && k != OP_WRITE)
+			/* the operations it has; a group with none: "read 0" */
+			if (!o->reqs && (any || k != OP_READ))
 				continue;
 			fprintf(f, "%-*s %-7s %8llu %10s", (int)w, labels[i],
 				op_names[k], (unsigned long long)o->reqs,
@@ -243,7 +248,18 @@ static void print_text(FILE *f, struct group *g, size_t ng)
 				fprintf(f, " %5.1f", 100.0 * o->seq / o->reqs);
 			else
 				fprintf(f, " %5s", "-");
-			if (!o->reqs) {
+			if (!o->reqs || k == OP_FLUSH) {
+				if (o->reqs) {	/* no size: only the latencies */
+					fprintf(f, " %7s %7s %7s %7s %8s", "-", "-", "-", "-",
+						fmt_lat(b[4], sizeof(b[4]), o->lat_sum / o->reqs));
+					for (j = 0; j < 3; j++)
+						fprintf(f, " %8s", fmt_lat(b[j], sizeof(b[j]),
+									   pct(&o->lat, ps[j])));
+					fprintf(f, " %8s %4llu\n",
+						fmt_lat(b[5], sizeof(b[5]), pct(&o->lat, 100)),
+						(unsigned long long)o->errors);
+					continue;
+				}
 				fprintf(f, " %7s %7s %7s %7s %8s %8s %8s %8s %8s %4llu\n",
 					"-", "-", "-", "-", "-", "-", "-", "-", "-",
 					(unsigned long long)o->errors);
@@ -367,6 +383,8 @@ void report_summary(FILE *f, int json)
 		for (k = 0; k < NOPS; k++) {
 			struct opstat *o = &g[i].op[k];
 
+			if (!o->size.n)
+				continue;
 			qsort(o->size.v, o->size.n, sizeof(uint64_t), cmp_u64);
 			qsort(o->lat.v, o->lat.n, sizeof(uint64_t), cmp_u64);
 		}

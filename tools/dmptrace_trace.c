@@ -56,8 +56,8 @@ static struct kbuffer *kbuf;
 static int subbuf_size;
 static pid_t reaper = -1;
 static int reaper_fd = -1;
-static struct ev *batch;
-static size_t nbatch, batch_cap;
+static struct ev *batch, *merged;	/* as read per CPU; in time order */
+static size_t nbatch, batch_cap, merged_cap;
 
 static struct {
 	struct tep_format_field *dev, *sector, *bytes, *rwbs, *lat_ns, *error,
@@ -265,6 +265,9 @@ void trace_destroy(void)
 	free(batch);
 	batch = NULL;
 	nbatch = batch_cap = 0;
+	free(merged);
+	merged = NULL;
+	merged_cap = 0;
 }
 
 const char *trace_instance_name(void)
@@ -279,12 +282,12 @@ const char *trace_filter(void)
 
 /* --- the event and its filter */
 
-static struct tep_format_field *field(const char *name, int min, int max)
+static struct tep_format_field *find_field(const char *name, int min, int max)
 {
 	struct tep_format_field *f = tep_find_field(event, name);
 
 	if (!f || f->size < min || f->size > max)
-		die("the dmp_complete event has no field \"%s\" as dmptrace knows it (a dmp module newer or older than dmptrace?)",
+		die("dmp_complete has no field \"%s\" as dmptrace knows it (a dmp module newer or older than dmptrace?)",
 		    name);
 	return f;
 }
@@ -316,14 +319,14 @@ static void load_event(void)
 	event = tep_find_event_by_name(tep, "dmp", "dmp_complete");
 	if (!event)
 		die("no dmp:dmp_complete event in %s/events/dmp", tracing_dir);
-	fld.dev = field("dev", 4, 4);
-	fld.sector = field("sector", 8, 8);
-	fld.bytes = field("bytes", 4, 4);
-	fld.rwbs = field("rwbs", 1, 8);
-	fld.lat_ns = field("lat_ns", 8, 8);
-	fld.error = field("error", 4, 4);
-	fld.pid = field("pid", 4, 4);
-	fld.comm = field("comm", 1, 16);
+	fld.dev = find_field("dev", 4, 4);
+	fld.sector = find_field("sector", 8, 8);
+	fld.bytes = find_field("bytes", 4, 4);
+	fld.rwbs = find_field("rwbs", 1, 8);
+	fld.lat_ns = find_field("lat_ns", 8, 8);
+	fld.error = find_field("error", 4, 4);
+	fld.pid = find_field("pid", 4, 4);
+	fld.comm = find_field("comm", 1, 16);
 }
 
 static void add(enum tracefs_filter type, const char *name,
@@ -484,12 +487,20 @@ static struct ev *batch_add(void)
 	return &batch[nbatch++];
 }
 
-static uint64_t num(struct tep_format_field *f, void *data)
+/* A field of a record of this machine's kernel: host order, 4 or 8 bytes. */
+static inline uint64_t num(const struct tep_format_field *f, const void *data)
 {
-	unsigned long long v = 0;
+	const char *p = (const char *)data + f->offset;
 
-	tep_read_number_field(f, data, &v);
-	return v;
+	uint64_t v8;
+	uint32_t v4;
+
+	if (f->size == 8) {
+		memcpy(&v8, p, 8);
+		return v8;
+	}
+	memcpy(&v4, p, 4);
+	return v4;
 }
 
 static void str(struct tep_format_field *f, void *data, char *to, size_t len)
@@ -541,28 +552,44 @@ static void decode(struct cpu_reader *c)
 	}
 }
 
-static int by_time(const void *a, const void *b)
+/*
+ * Each CPU's records are in time order already (a ring buffer per CPU):
+ * merge those runs, batch[run[i]..run[i + 1]), into merged.
+ */
+static void merge(const size_t *run, int nruns)
 {
-	const struct ev *x = a, *y = b;
+	size_t *at = xcalloc(nruns, sizeof(*at)), k;
+	int i;
 
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	/* a loss marker first; then the order read (memory order) */
-	if (!!x->lost != !!y->lost)
-		return x->lost ? -1 : 1;
-	return x < y ? -1 : x > y;
+	if (merged_cap < nbatch) {
+		merged_cap = batch_cap;
+		merged = xrealloc(merged, merged_cap, sizeof(*merged));
+	}
+	for (i = 0; i < nruns; i++)
+		at[i] = run[i];
+	for (k = 0; k < nbatch; k++) {
+		int best = -1;
+
+		for (i = 0; i < nruns; i++)
+			if (at[i] < run[i + 1] &&
+			    (best < 0 || batch[at[i]].ts < batch[at[best]].ts))
+				best = i;
+		merged[k] = batch[at[best]++];
+	}
+	free(at);
 }
 
 /*
  * Wait up to @timeout_ms for data (the kernel wakes a reader when a CPU's
  * buffer is half full: buffer_percent), then read every CPU's buffer to
- * the end.  The records are sorted by time; they stay valid until the next
- * call.
+ * the end.  The records are merged in time order; they stay valid until
+ * the next call.
  */
 struct ev *trace_read(int timeout_ms, int watch_fd, int *gone, size_t *n)
 {
 	struct pollfd *pfd = xcalloc(ncpus + 1, sizeof(*pfd));
 	int i, ready = 0, got = 0;
+	size_t *run;
 
 	nbatch = 0;
 	for (i = 0; i < ncpus; i++) {
@@ -578,9 +605,11 @@ struct ev *trace_read(int timeout_ms, int watch_fd, int *gone, size_t *n)
 	if (ready > 0 && pfd[ncpus].revents)
 		ready--;
 	free(pfd);
+	run = xcalloc(ncpus + 1, sizeof(*run));
 	for (i = 0; i < ncpus; i++) {
 		int r;
 
+		run[i] = nbatch;
 		while ((r = tracefs_cpu_read(cpus[i].tcpu, cpus[i].page, true)) > 0) {
 			decode(&cpus[i]);
 			got = 1;
@@ -589,12 +618,14 @@ struct ev *trace_read(int timeout_ms, int watch_fd, int *gone, size_t *n)
 			die("cannot read the ring buffer of CPU %d: %s",
 			    cpus[i].cpu, strerror(errno));
 	}
+	run[ncpus] = nbatch;
 	/* never spin if poll() says "ready" with nothing to read */
 	if (ready > 0 && !got && timeout_ms > 0)
 		usleep(timeout_ms * 1000);
-	qsort(batch, nbatch, sizeof(*batch), by_time);
+	merge(run, ncpus);
+	free(run);
 	*n = nbatch;
-	return batch;
+	return merged;
 }
 
 /* --- what the kernel dropped */
