@@ -27,7 +27,7 @@ dt_start x -d rx -i "$DMP_TMP/x.iolog" -o "$DMP_TMP/x.txt"
 dt_start xj -d rx -j -o "$DMP_TMP/x.json"
 run_fio fio.json --direct=1 --ioengine=libaio --randrepeat=0 --filename="$(dm_node rx)" \
 	--name=mix --rw=randrw --bssplit=4k/40:8k/20:16k/20:64k/10:128k/10 --iodepth=8 \
-	--size=32m --number_ios="$n" --fsync=16 --write_iolog=mix.log \
+	--size=32m --number_ios="$n" --fsync=4 --write_iolog=mix.log \
 	--name=seq --rw=write --bs=32k --offset=32m --size=4m --iodepth=2 --write_iolog=seq.log \
 	--name=trim --rw=randtrim --bs=64k --offset=48m --size=8m --number_ios=16 --write_iolog=trim.log
 dt_stop x
