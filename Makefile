@@ -3,11 +3,13 @@
 # dmp: device-mapper proxy with request statistics.
 #
 #   make              build dmp.ko for the running kernel (KDIR= overrides)
-#                     and the tools (tools/dmpstat)
-#   make tools        tools/dmpstat only (needs only gcc and libc)
+#                     and the tools (tools/dmpstat, tools/dmptrace)
+#   make tools        the tools only: tools/dmpstat (gcc and libc) and
+#                     tools/dmptrace (also libtracefs-dev, libtraceevent-dev,
+#                     pkg-config); "make tools/dmpstat" builds dmpstat alone
 #   make install      (root) dmp.ko into /lib/modules/<kver>/updates, depmod,
-#                     dmpstat and dmp-plot into $(PREFIX)/bin, their manual
-#                     pages into $(PREFIX)/share/man/man1; DESTDIR= and
+#                     dmpstat, dmptrace and dmp-plot into $(PREFIX)/bin, their
+#                     manual pages into $(MANDIR)/man1; DESTDIR= and
 #                     PREFIX= (default /usr/local) are honoured
 #   make uninstall    remove exactly those, depmod again
 #   make deb          Debian packages dmp-dkms and dmp-tools in build/deb/
@@ -54,6 +56,9 @@ CC ?= cc
 TOOLS_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 # CFLAGS, CPPFLAGS, LDFLAGS: added to the tools' (a package's build flags).
 TOOLS_SRC := tools/dmpstat.c tools/dmpstat_sysfs.c tools/dmpstat_prom.c
+TRACE_SRC := tools/dmptrace.c tools/dmptrace_dev.c tools/dmptrace_files.c \
+	tools/dmptrace_log.c tools/dmptrace_trace.c tools/dmptrace_report.c
+TRACE_LIBS := libtracefs libtraceevent
 # The one version: the target's, in dmp.c (dkms.conf repeats it; dkms-check
 # compares).
 VERSION := $(shell sed -n 's/^\t\.version = {\([0-9]*\), \([0-9]*\), \([0-9]*\)},$$/\1.\2.\3/p' dmp.c)
@@ -75,11 +80,18 @@ modules:
 	@test -n "$(KDIR)" || { echo "No kernel headers for $(KVER): apt-get install linux-headers-$(KVER), or set KDIR="; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-tools: tools/dmpstat
+tools: tools/dmpstat tools/dmptrace
 
 tools/dmpstat: $(TOOLS_SRC) tools/dmpstat.h dmp.c
 	$(CC) $(TOOLS_CFLAGS) $(CFLAGS) -DDMPSTAT_VERSION='"$(VERSION)"' $(CPPFLAGS) $(LDFLAGS) \
 		-o $@ $(TOOLS_SRC)
+
+# Built on trace-cmd's libraries (Debian: libtracefs-dev, libtraceevent-dev).
+tools/dmptrace: $(TRACE_SRC) tools/dmptrace.h dmp.c
+	@pkg-config --exists $(TRACE_LIBS) || { echo "dmptrace needs libtracefs-dev, libtraceevent-dev and pkg-config (tests/install-deps build)"; exit 1; }
+	$(CC) $(TOOLS_CFLAGS) $(CFLAGS) -DDMPSTAT_VERSION='"$(VERSION)"' $(CPPFLAGS) \
+		$$(pkg-config --cflags $(TRACE_LIBS)) $(LDFLAGS) -o $@ $(TRACE_SRC) \
+		$$(pkg-config --libs $(TRACE_LIBS))
 
 install: install-module install-tools
 
@@ -99,7 +111,7 @@ install-module:
 
 install-tools: tools
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 tools/dmpstat tools/dmp-plot $(DESTDIR)$(BINDIR)/
+	install -m 0755 tools/dmpstat tools/dmptrace tools/dmp-plot $(DESTDIR)$(BINDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man1
 	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 
@@ -108,7 +120,8 @@ uninstall:
 	rm -f $(addprefix $(MODDIR)/dmp.ko,"" .gz .xz .zst)
 	rmdir $(MODDIR) 2>/dev/null || true
 	$(DEPMOD) $(if $(DESTDIR),-b $(DESTDIR)) -a $(KREL)
-	rm -f $(DESTDIR)$(BINDIR)/dmpstat $(DESTDIR)$(BINDIR)/dmp-plot
+	rm -f $(DESTDIR)$(BINDIR)/dmpstat $(DESTDIR)$(BINDIR)/dmptrace \
+		$(DESTDIR)$(BINDIR)/dmp-plot
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 
 dkms-check:
@@ -118,7 +131,7 @@ dkms-check:
 clean:
 	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 	rm -rf build
-	rm -f tools/dmpstat
+	rm -f tools/dmpstat tools/dmptrace
 
 deps:
 	tests/install-deps build guest lint bench dkms deb

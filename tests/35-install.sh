@@ -2,8 +2,8 @@
 # DESCRIPTION: make install / uninstall, with /lib/modules and /usr/local
 # made writable for the test (the guest's root is read-only): dmp.ko lands
 # in /lib/modules/<kver>/updates and modules.dep; with dmp and dm_mod
-# unloaded, "modprobe dmp" loads both; the installed dmpstat and dmp-plot
-# run from PATH, their manual pages are in /usr/local/share/man/man1;
+# unloaded, "modprobe dmp" loads both; the installed dmpstat, dmptrace and
+# dmp-plot run from PATH, their manual pages are in /usr/local/share/man/man1;
 # "make uninstall" removes exactly what was installed (the module tree,
 # /usr/local/bin and the manual pages list the same files as before).  The tree
 # is a copy of the project with the dmp.ko that tests/run built for this
@@ -122,7 +122,7 @@ if [ $dm_loadable = 1 ]; then
 	assert_match "$(grep '^updates/dmp.ko:' "$moddir/modules.dep")" \
 		'^updates/dmp.ko: kernel/drivers/md/dm-mod.ko' "modules.dep"
 fi
-for t in dmpstat dmp-plot; do
+for t in dmpstat dmptrace dmp-plot; do
 	[ -x "/usr/local/bin/$t" ] || fail "/usr/local/bin/$t not installed"
 	assert_eq "$(command -v $t)" "/usr/local/bin/$t" "$t in PATH"
 done
@@ -131,7 +131,8 @@ for m in "$tree"/tools/*.1; do
 	cmp "$m" "$man1/$(basename "$m")" || fail "$man1/$(basename "$m") is not tools/$(basename "$m")"
 	pages=$((pages + 1))
 done
-[ $pages -ge 2 ] || fail "only $pages manual pages in tools/"
+[ $pages -ge 3 ] || fail "only $pages manual pages in tools/"
+[ -f "$man1/dmptrace.1" ] || fail "dmptrace.1 not installed"
 echo "ok: $pages manual pages in $man1"
 
 # modprobe dmp, from nothing loaded: dm_mod comes along.
@@ -156,6 +157,7 @@ dev=$(backing_dev 16)
 dmp_create in1 "$dev"
 dd if="$(dm_node in1)" of=/dev/null bs=4k count=7 iflag=direct status=none
 assert_eq "$(dmpstat -j -d in1 | jq '.devices[0].read_reqs')" 7 "installed dmpstat"
+assert_match "$(dmptrace -V)" '^dmptrace [0-9]' "installed dmptrace"
 dmp-plot -d in1 -o "$DMP_TMP/in1.png" >/dev/null
 [ -s "$DMP_TMP/in1.png" ] || fail "installed dmp-plot wrote nothing"
 dm_remove in1
@@ -164,6 +166,7 @@ rmmod dmp
 log "make uninstall KDIR=$kdir"
 make -C "$tree" uninstall KDIR="$kdir" || fail "make uninstall failed"
 [ ! -e "$ko" ] || fail "$ko still there"
+[ ! -e /usr/local/share/man/man1/dmptrace.1 ] || fail "dmptrace.1 still there"
 must_fail modinfo dmp
 must_fail modprobe -n dmp
 if grep -q dmp "$moddir/modules.dep"; then fail "dmp in modules.dep"; fi

@@ -388,3 +388,42 @@ kmemleak_clean() {
 	fi
 	echo "ok: $1: kmemleak lists nothing"
 }
+
+# --- helpers for the dmptrace tests (36-38)
+
+DMPTRACE=${DMPTRACE:-$DMP_SRC/tools/dmptrace}
+declare -A DT_PID=()
+
+# dt_start NAME ARG...: dmptrace ARG... in the background, stdout in
+# $DMP_TMP/NAME.out, stderr in $DMP_TMP/NAME.err; returns once it traces
+# (its first note), its pid in DT_PID[NAME].  Killed at exit if still running.
+dt_start() {
+	local name=$1 i pid
+	shift
+	"$DMPTRACE" "$@" >"$DMP_TMP/$name.out" 2>"$DMP_TMP/$name.err" &
+	pid=$!
+	_pids+=("$pid")
+	DT_PID[$name]=$pid
+	for ((i = 0; i < 600; i++)); do
+		! grep -q '^dmptrace: tracing ' "$DMP_TMP/$name.err" || return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$DMP_TMP/$name.err"
+	fail "dmptrace $* did not start"
+}
+
+# dt_stop NAME [SIGNAL]: send SIGNAL (INT) to it and wait; status in DT_RC.
+dt_stop() {
+	kill -"${2:-INT}" "${DT_PID[$1]}"
+	DT_RC=0
+	wait "${DT_PID[$1]}" || DT_RC=$?
+}
+
+# dt_instances: the dmptrace instances in tracefs, one per line.
+dt_instances() {
+	local f
+	for f in /sys/kernel/tracing/instances/dmptrace-*; do
+		[ ! -e "$f" ] || echo "${f##*/}"
+	done
+}
