@@ -91,6 +91,7 @@ run_points() {
 	shift 2
 	POINTS=0 FAILED=0 TOLERATED=0
 	for ((n = 1; n <= max; n++)); do
+		dmb_ok kmark
 		dmb fail "$n" "$@"
 		case $DMB in
 		"ok "*"nth=0" | "ok nth=0")
@@ -124,6 +125,10 @@ run_points "create: device" check_create create fz
 check_load() {
 	if [ "$2" = ok ]; then
 		dmb_ok clear fz
+	else
+		# Refused with a message: dmp's ti->error, or device-mapper's own.
+		dmb_ok kgrep "device-mapper: "
+		[ "$DMB" != "ok 0" ] || fail "$1: no message in the kernel log"
 	fi
 	dmb table fz
 	[ "$DMB" = ok ] || fail "$1: fz has a live table: $DMB"
@@ -165,18 +170,46 @@ assert_eq "${s[0]} ${s[1]}" "2 1" "counts after the reload went live"
 dmb_ok remove fz
 clean "after the reload test" fz
 
-# --- insmod
+# --- insmod: the calls from dmp's init on.  They are the last ones of an
+# insmod, so count down from the last: each one failing fails dmp's init
+# with its message, or is tolerated, until a failure that is not dmp's (the
+# module loader's last call before the init).  The loader's own calls are
+# the kernel's: failing them makes its tracing setup WARN and vmalloc dump
+# stacks, which are no faults of dmp.
 dmb_ok remove "$next"
 dmb_ok rmmod dmp
-check_insmod() {
-	if [ "$2" = ok ]; then
+dmb fail 1000000 insmod "$DMP_KO"
+[[ $DMB == "ok nth="* ]] || fail "insmod with nothing failing: $DMB"
+last=$((1000000 - ${DMB#ok nth=}))
+dmb_ok rmmod dmp
+log "insmod makes $last fallible calls"
+own=0 tolerated=0
+for ((n = last; n >= 1; n--)); do
+	dmb_ok kmark
+	dmb fail "$n" insmod "$DMP_KO"
+	case $DMB in
+	"ok nth=0")
+		tolerated=$((tolerated + 1))
 		dmb_ok rmmod dmp
+		continue ;;
+	"err "*"nth=0")
+		;;
+	*)
+		fail "insmod, call $n: $DMB" ;;
+	esac
+	[ ! -e /sys/module/dmp ] || fail "insmod, call $n failed: /sys/module/dmp left"
+	dmb_ok kgrep "dmp: cannot create /sys/module/dmp/stat"
+	if [ "$DMB" = "ok 0" ]; then
+		log "insmod, call $n: the loader's (${DMB#ok })"
+		break
 	fi
-	[ ! -e /sys/module/dmp ] || fail "$1: /sys/module/dmp left"
-}
-TOTAL=0
-run_points insmod check_insmod insmod "$DMP_KO"
-insmod_points=$TOTAL
+	own=$((own + 1))
+	echo "insmod, call $n: dmp's init refused with its message"
+done
+insmod_points=$((last - n + 1))
+log "insmod: calls $n to $last reached ($insmod_points): $own failed dmp's init, $tolerated tolerated, call $n the loader's"
+assert_gt "$own" 0 "insmod failures in dmp's init"
+dmb_ok insmod "$DMP_KO"
 [ -d "$DMP_STAT/all" ] || fail "no stat/all after insmod"
 [ "$(stat_files "$DMP_STAT/all" | wc -l)" -gt 20 ] || fail "stat/all incomplete after insmod"
 inject_percpu

@@ -33,6 +33,10 @@
  *                                     8 bytes of every 512-byte sector of the
  *                                     block device PATH (the rest zero), so a
  *                                     read shows where it landed
+ *   kmark                             remember the end of the kernel log
+ *   kgrep   TEXT                      prints "ok <n>": the kernel log records
+ *                                     since kmark (or the last kgrep) whose
+ *                                     text contains TEXT
  *   insmod  PATH [PARAMS]             finit_module() of the module file PATH
  *   rmmod   NAME                      delete_module() of NAME (O_NONBLOCK)
  *   fail    N CMD ARG...              CMD with the kernel's fault injection
@@ -380,6 +384,44 @@ out:
 	close(fd);
 }
 
+static int kmsg = -1;
+
+/* /dev/kmsg from its end on (it keeps its place between reads). */
+static void kmark(void)
+{
+	if (kmsg < 0)
+		kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kmsg < 0 || lseek(kmsg, 0, SEEK_END) < 0) {
+		say("err %d /dev/kmsg: %s\n", errno, strerror(errno));
+		return;
+	}
+	say("ok\n");
+}
+
+/* Records are "prio,seq,usec,flags;text\n" followed by continuation lines. */
+static void kgrep(const char *text)
+{
+	static char rec[8192];
+	unsigned long n = 0;
+	ssize_t len;
+
+	if (kmsg < 0) {
+		say("err %d kgrep before kmark\n", EINVAL);
+		return;
+	}
+	for (;;) {
+		len = read(kmsg, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (len <= 0)
+			break;
+		rec[len] = '\0';
+		if (strstr(strchr(rec, ';') ? strchr(rec, ';') : rec, text))
+			n++;
+	}
+	say("ok %lu\n", n);
+}
+
 static void insmod(const char *path, const char *params)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -502,6 +544,10 @@ static void command(char **f, int n)
 		put_file(name, f[2]);
 	} else if (!strcmp(cmd, "stamp") && n == 2) {
 		stamp_dev(name);
+	} else if (!strcmp(cmd, "kmark") && n == 1) {
+		kmark();
+	} else if (!strcmp(cmd, "kgrep") && n == 2) {
+		kgrep(name);
 	} else if (!strcmp(cmd, "insmod") && (n == 2 || n == 3)) {
 		insmod(name, n == 3 ? f[2] : "");
 	} else if (!strcmp(cmd, "rmmod") && n == 2) {
