@@ -381,7 +381,7 @@ sparse_ok() {
 # binary needs only libc) is unpacked into ROOT/opt/dmp-sparse, once.
 sparse_for() {
 	local root=$1 kdir=$2 valid=none src sparse=sparse d line
-	src=$(sed -n 's|^include \(.*\)/Makefile$|\1|p' "$root$kdir/Makefile" | head -n 1)
+	src=$(sed -n 's|^include \(/.*\)/Makefile$|\1|p' "$root$kdir/Makefile" | head -n 1)
 	src=${src:-$kdir}
 	if [ -e "$root$src/scripts/checker-valid.sh" ]; then
 		valid=script
