@@ -43,7 +43,8 @@
 # ($DMP_CACHE/.lock): concurrent callers wait for each other; apt and dpkg
 # wait up to 10 minutes for the host's dpkg lock.
 #
-# Environment: DMP_CACHE (default /var/cache/dmp), DMP_DEBUG_DEBS,
+# Environment: DMP_CACHE (default /var/cache/dmp; not under /tmp, /var/tmp,
+# /root or /run, which the guest covers with tmpfs), DMP_DEBUG_DEBS,
 # DMP_APT_MAX_AGE, DMP_NEWEST_SUITE (default trixie), DMP_DEBIAN_MIRROR
 # (default http://deb.debian.org/debian), DMP_DEBIAN_SECURITY (default
 # http://deb.debian.org/debian-security).
