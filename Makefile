@@ -6,9 +6,12 @@
 #                     and the tools (tools/dmpstat)
 #   make tools        tools/dmpstat only (needs only gcc and libc)
 #   make install      (root) dmp.ko into /lib/modules/<kver>/updates, depmod,
-#                     dmpstat and dmp-plot into $(PREFIX)/bin; DESTDIR= and
+#                     dmpstat and dmp-plot into $(PREFIX)/bin, their manual
+#                     pages into $(PREFIX)/share/man/man1; DESTDIR= and
 #                     PREFIX= (default /usr/local) are honoured
 #   make uninstall    remove exactly those, depmod again
+#   make deb          Debian packages dmp-dkms and dmp-tools in build/deb/
+#                     (debian/make-deb; tests/deb-check installs them)
 #   make dkms-check   (root) dkms add/build/remove for each of $(KERNELS)
 #   make check        the whole test suite in a throwaway QEMU guest
 #   make demo         two dmp devices, a short fio job on each, the counters
@@ -54,11 +57,15 @@ ARGS ?=
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+# Every manual page of the tools (section 1).
+MAN1 := $(wildcard tools/*.1)
 DESTDIR ?=
 # Into a staging tree (DESTDIR) depmod is the package's job on the target.
 DEPMOD ?= $(if $(DESTDIR),true,depmod)
 CC ?= cc
 TOOLS_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
+# CFLAGS, CPPFLAGS, LDFLAGS: added to the tools' (a package's build flags).
 TOOLS_SRC := tools/dmpstat.c tools/dmpstat_sysfs.c tools/dmpstat_prom.c
 # The one version: the target's, in dmp.c (dkms.conf repeats it; dkms-check
 # compares).
@@ -73,7 +80,7 @@ MODDIR = $(DESTDIR)/lib/modules/$(KREL)/updates
 MOD_SRC := $(filter-out %.mod.c,$(wildcard *.c *.h)) Kbuild
 
 .PHONY: all modules tools clean deps check check-host demo lint \
-	install install-module install-tools uninstall dkms-check bench
+	install install-module install-tools uninstall dkms-check bench deb
 
 all: modules tools
 
@@ -84,7 +91,7 @@ modules:
 tools: tools/dmpstat
 
 tools/dmpstat: $(TOOLS_SRC) tools/dmpstat.h dmp.c
-	$(CC) $(TOOLS_CFLAGS) -DDMPSTAT_VERSION='"$(VERSION)"' $(CPPFLAGS) $(LDFLAGS) \
+	$(CC) $(TOOLS_CFLAGS) $(CFLAGS) -DDMPSTAT_VERSION='"$(VERSION)"' $(CPPFLAGS) $(LDFLAGS) \
 		-o $@ $(TOOLS_SRC)
 
 install: install-module install-tools
@@ -106,6 +113,8 @@ install-module:
 install-tools: tools
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 tools/dmpstat tools/dmp-plot $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 
 uninstall:
 	@test -n "$(KREL)" || { echo "No kernel headers for $(KVER): set KDIR="; exit 1; }
@@ -113,6 +122,7 @@ uninstall:
 	rmdir $(MODDIR) 2>/dev/null || true
 	$(DEPMOD) $(if $(DESTDIR),-b $(DESTDIR)) -a $(KREL)
 	rm -f $(DESTDIR)$(BINDIR)/dmpstat $(DESTDIR)$(BINDIR)/dmp-plot
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 
 dkms-check:
 	tests/install-deps build guest dkms
@@ -124,7 +134,11 @@ clean:
 	rm -f tools/dmpstat
 
 deps:
-	tests/install-deps build guest lint bench dkms
+	tests/install-deps build guest lint bench dkms deb
+
+deb:
+	tests/install-deps deb
+	debian/make-deb build/deb
 
 check:
 	tests/install-deps build guest

@@ -61,6 +61,7 @@ noinline int dmp_stats_init(struct dmp_stats *s)
 		p->next[DMP_WRITE] = (sector_t)-1;
 	}
 	memset(&s->base, 0, sizeof(s->base));
+	memset(&s->shown, 0, sizeof(s->shown));
 	dmp_epoch_init(&s->base.epoch);
 	spin_lock_init(&s->base_lock);
 	return 0;
@@ -104,6 +105,7 @@ void dmp_stats_read(struct dmp_stats *s, struct dmp_counts *out)
 	spin_lock(&s->base_lock);
 	dmp_stats_sum(s, out);
 	dmp_counts_since(out, &s->base);
+	dmp_counts_hold(out, &s->shown);
 	spin_unlock(&s->base_lock);
 }
 
@@ -117,7 +119,40 @@ void dmp_stats_reset(struct dmp_stats *s)
 	s->base.in_flight = 0;		/* a gauge: never reset */
 	dmp_epoch_reset(&epoch);
 	s->base.epoch = epoch;
+	memset(&s->shown, 0, sizeof(s->shown));
 	spin_unlock(&s->base_lock);
+}
+
+/*
+ * Count a request of any kind as it is mapped: out of line, as nearly
+ * every request is a read or a write, which dmp_stats_submit_rw() counts.
+ */
+void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
+		      sector_t sector, unsigned int bytes)
+{
+	switch (kind) {
+	case DMP_KIND_READ:
+	case DMP_KIND_WRITE:
+		dmp_stats_submit_rw(pcpu, (enum dmp_dir)kind, sector, bytes);
+		return;
+	case DMP_KIND_FLUSH:
+		this_cpu_inc(pcpu->c[DMP_FLUSH_REQS]);
+		break;
+	case DMP_KIND_DISCARD:
+		this_cpu_inc(pcpu->c[DMP_DISCARD_REQS]);
+		this_cpu_add(pcpu->c[DMP_DISCARD_BYTES], bytes);
+		break;
+	case DMP_KIND_ZONE_OPEN:
+	case DMP_KIND_ZONE_CLOSE:
+	case DMP_KIND_ZONE_FINISH:
+	case DMP_KIND_ZONE_RESET:
+		this_cpu_inc(pcpu->c[DMP_ZONE_OPEN_REQS + kind -
+				     DMP_KIND_ZONE_OPEN]);
+		break;
+	case DMP_KIND_NONE:
+		break;
+	}
+	this_cpu_inc(pcpu->in_flight);
 }
 
 /*
@@ -128,8 +163,8 @@ void dmp_stats_reset(struct dmp_stats *s)
  * dmp_stats_submit() counted and count a bounce instead.  The bounce is
  * usually completed synchronously, on the mapping CPU, before anything else
  * is mapped there: then this CPU's next[] still ends at this request, and
- * prev[] says where it stood before, so the retry is as sequential as the
- * request was.
+ * prev[] says where it stood before (dmp_stats_submit_rw()), so the retry
+ * is as sequential as the request was.
  */
 void dmp_stats_bounce(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
 		      sector_t sector, unsigned int bytes)
@@ -195,6 +230,26 @@ void dmp_counts_since(struct dmp_counts *to, const struct dmp_counts *base)
 		to->c[i] = to->c[i] > base->c[i] ? to->c[i] - base->c[i] : 0;
 	to->in_flight -= base->in_flight;
 	to->epoch = base->epoch;
+}
+
+/*
+ * Counts never go down within an epoch, as a reader must be able to rely on
+ * (an interval is a difference; Prometheus takes a counter that went down
+ * for a reset): each value shown is at least the highest shown before,
+ * @shown.  Only a bounce lowers a sum (dmp_stats_bounce()), when it takes
+ * back a request that a reader may have seen counted; its retry, counted
+ * like any request, brings the sum back to what was shown.
+ */
+void dmp_counts_hold(struct dmp_counts *c, struct dmp_counts *shown)
+{
+	int i;
+
+	for (i = 0; i < DMP_NR_COUNTERS; i++) {
+		if (c->c[i] < shown->c[i])
+			c->c[i] = shown->c[i];
+		else
+			shown->c[i] = c->c[i];
+	}
 }
 
 /* Average request size in bytes, rounded down; 0 when there was none. */

@@ -119,14 +119,16 @@ struct dmp_counts {
 };
 
 /*
- * The statistics of one mapped device.  The per-CPU counters only ever grow:
- * a reset records their sums in @base instead of zeroing them, because
- * another CPU's counter cannot be cleared without racing with its owner.
+ * The statistics of one mapped device.  A reset records the sums of the
+ * per-CPU counters in @base instead of zeroing them, because another CPU's
+ * counter cannot be cleared without racing with its owner.  @shown is the
+ * highest value each count has had since, see dmp_counts_hold().
  */
 struct dmp_stats {
 	struct dmp_pcpu __percpu *pcpu;
 	struct dmp_counts base;
-	spinlock_t base_lock;	/* protects @base; orders reads with resets */
+	struct dmp_counts shown;
+	spinlock_t base_lock;	/* protects @base, @shown; orders reads, resets */
 };
 
 u64 dmp_epoch_now(void);
@@ -138,11 +140,14 @@ void dmp_stats_exit(struct dmp_stats *s);
 void dmp_stats_sum(const struct dmp_stats *s, struct dmp_counts *raw);
 void dmp_stats_read(struct dmp_stats *s, struct dmp_counts *out);
 void dmp_stats_reset(struct dmp_stats *s);
+void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
+		      sector_t sector, unsigned int bytes);
 void dmp_stats_bounce(struct dmp_pcpu __percpu *pcpu, enum dmp_kind kind,
 		      sector_t sector, unsigned int bytes);
 
 void dmp_counts_add(struct dmp_counts *to, const struct dmp_counts *c);
 void dmp_counts_since(struct dmp_counts *to, const struct dmp_counts *base);
+void dmp_counts_hold(struct dmp_counts *c, struct dmp_counts *shown);
 u64 dmp_counts_value(const struct dmp_counts *c, unsigned int v);
 int dmp_counts_format(const struct dmp_counts *c, unsigned int first,
 		      unsigned int n, char *buf, size_t len);
@@ -178,13 +183,17 @@ static inline unsigned int dmp_lat_bucket(u64 ns)
  */
 static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
 {
-	switch (bio_op(bio)) {
-	case REQ_OP_READ:
+	enum req_op op = bio_op(bio);
+
+	/* Reads and writes first: they are nearly every request. */
+	if (likely(op == REQ_OP_READ))
 		return DMP_KIND_READ;
-	case REQ_OP_WRITE:
+	if (likely(op == REQ_OP_WRITE)) {
 		if (likely(!(bio->bi_opf & REQ_PREFLUSH)))
 			return DMP_KIND_WRITE;
 		return count_flush ? DMP_KIND_FLUSH : DMP_KIND_NONE;
+	}
+	switch (op) {
 	case REQ_OP_ZONE_APPEND:
 		return DMP_KIND_WRITE;
 	case REQ_OP_DISCARD:
@@ -206,53 +215,42 @@ static inline enum dmp_kind dmp_bio_kind(struct bio *bio, bool count_flush)
 }
 
 /*
- * Count a request as it is mapped.  this_cpu_*() updates this CPU's copy
- * and is safe from any context, interrupts included (on x86 each is a
- * single instruction; elsewhere it may briefly disable interrupts): no
- * lock, no shared cache line.  A request is sequential when it starts where
- * the previous one of its direction mapped on this CPU ended (as dm-stats
- * counts "merges").  Every bio passed down is in flight until
- * dmp_stats_done(), whatever its kind, so that completion need not know
- * the kind.
+ * A read, or a write with data (without REQ_PREFLUSH): nearly every
+ * request.  REQ_OP_READ is 0 and REQ_OP_WRITE is 1 (checked in dmp_init()),
+ * so one test of the flags tells, and the operation is the direction.
  */
-static inline void dmp_stats_submit(struct dmp_pcpu __percpu *pcpu,
-				    enum dmp_kind kind, sector_t sector,
-				    unsigned int bytes)
+static inline bool dmp_bio_is_rw(const struct bio *bio)
+{
+	return !(bio->bi_opf & ((REQ_OP_MASK & ~(__force blk_opf_t)REQ_OP_WRITE) |
+				REQ_PREFLUSH));
+}
+
+/*
+ * Count a read or a write (dmp_bio_is_rw()) as it is mapped.  this_cpu_*()
+ * updates this CPU's copy and is safe from any context, interrupts
+ * included (on x86 each is a single instruction; elsewhere it may briefly
+ * disable interrupts): no lock, no shared cache line.  A request is
+ * sequential when it starts where the previous one of its direction mapped
+ * on this CPU ended (as dm-stats counts "merges").  Every bio passed down is
+ * in flight until dmp_stats_done(), whatever its kind, so that completion
+ * need not know the kind.
+ */
+static inline void dmp_stats_submit_rw(struct dmp_pcpu __percpu *pcpu,
+				       enum dmp_dir dir, sector_t sector,
+				       unsigned int bytes)
 {
 	sector_t next;
 
 	this_cpu_inc(pcpu->in_flight);
-	switch (kind) {
-	case DMP_KIND_READ:
-	case DMP_KIND_WRITE:
-		this_cpu_inc(pcpu->c[DMP_READ_REQS + kind]);
-		this_cpu_add(pcpu->c[DMP_READ_BYTES + kind], bytes);
-		this_cpu_inc(pcpu->c[DMP_READ_SIZE_HIST +
-				     kind * DMP_SIZE_BUCKETS +
-				     dmp_size_bucket(bytes)]);
-		next = this_cpu_read(pcpu->next[kind]);
-		if (next == sector)
-			this_cpu_inc(pcpu->c[DMP_READ_SEQ + kind]);
-		this_cpu_write(pcpu->prev[kind], next);
-		this_cpu_write(pcpu->next[kind], sector + (bytes >> SECTOR_SHIFT));
-		break;
-	case DMP_KIND_FLUSH:
-		this_cpu_inc(pcpu->c[DMP_FLUSH_REQS]);
-		break;
-	case DMP_KIND_DISCARD:
-		this_cpu_inc(pcpu->c[DMP_DISCARD_REQS]);
-		this_cpu_add(pcpu->c[DMP_DISCARD_BYTES], bytes);
-		break;
-	case DMP_KIND_ZONE_OPEN:
-	case DMP_KIND_ZONE_CLOSE:
-	case DMP_KIND_ZONE_FINISH:
-	case DMP_KIND_ZONE_RESET:
-		this_cpu_inc(pcpu->c[DMP_ZONE_OPEN_REQS + kind -
-				     DMP_KIND_ZONE_OPEN]);
-		break;
-	case DMP_KIND_NONE:
-		break;
-	}
+	this_cpu_inc(pcpu->c[DMP_READ_REQS + dir]);
+	this_cpu_add(pcpu->c[DMP_READ_BYTES + dir], bytes);
+	this_cpu_inc(pcpu->c[DMP_READ_SIZE_HIST + dir * DMP_SIZE_BUCKETS +
+			     dmp_size_bucket(bytes)]);
+	next = this_cpu_read(pcpu->next[dir]);
+	if (next == sector)
+		this_cpu_inc(pcpu->c[DMP_READ_SEQ + dir]);
+	this_cpu_write(pcpu->prev[dir], next);
+	this_cpu_write(pcpu->next[dir], sector + (bytes >> SECTOR_SHIFT));
 }
 
 /*

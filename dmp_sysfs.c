@@ -44,6 +44,7 @@ static struct kobject *dmp_stat_kobj;	/* stat/ */
 static struct kobject *dmp_all_kobj;	/* stat/all/ */
 static struct dmp_counts dmp_retired;	/* raw counts of removed devices */
 static struct dmp_counts dmp_all_base;	/* "all" at its last reset, its epoch */
+static struct dmp_counts dmp_all_shown;	/* see dmp_counts_hold() */
 
 /*
  * The device of a directory stat/<major>:<minor>, or NULL once it is being
@@ -81,6 +82,7 @@ static int dmp_node_read(struct kobject *kobj, struct dmp_counts *c)
 		mutex_lock(&dmp_all_lock);
 		dmp_all_raw(c);
 		dmp_counts_since(c, &dmp_all_base);
+		dmp_counts_hold(c, &dmp_all_shown);
 		mutex_unlock(&dmp_all_lock);
 		return 0;
 	}
@@ -103,6 +105,7 @@ static int dmp_node_reset(struct kobject *kobj)
 		dmp_all_base.in_flight = 0;	/* a gauge: never reset */
 		dmp_epoch_reset(&epoch);
 		dmp_all_base.epoch = epoch;
+		memset(&dmp_all_shown, 0, sizeof(dmp_all_shown));
 		mutex_unlock(&dmp_all_lock);
 		return 0;
 	}

@@ -4,8 +4,47 @@
 # device only, leave "all" as it was, and I/O after a reset is counted
 # exactly (fio, /sys/block/dm-N/stat); bad reset inputs and bad messages fail
 # with EINVAL and change nothing; all/reset zeroes "all" only; reset cannot
-# be read and no read-only attribute can be written.
+# be read and no read-only attribute can be written.  Epochs: a reset adds
+# one to that node's resets and moves its reset_ns past every earlier epoch
+# time (between two readings of /proc/uptime), keeps created_ns, and leaves
+# every other node's epoch (all's for a device, the devices' for all) alone;
+# the stat line and dmsetup status end with the same three values.
 . "$(dirname "$0")/lib.sh"
+
+# CLOCK_BOOTTIME in ns from /proc/uptime (which has 1/100 s, rounded down)
+uptime_ns() {
+	local up
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 1000000000 + 10#${up#*.} * 10000000))
+}
+# epoch DIR: "resets created_ns reset_ns" of DIR in $EP, checked against the
+# last three fields of its stat line.
+epoch() {
+	local r c t
+	local -a f
+	read -r r <"$1/resets"
+	read -r c <"$1/created_ns"
+	read -r t <"$1/reset_ns"
+	read -ra f <"$1/stat"
+	EP="$r $c $t"
+	[ "${f[*]:19:3}" = "$EP" ] || fail "${1##*/}: stat ends with '${f[*]:19:3}', the files say '$EP'"
+}
+# reset_moved DIR OLD-EP BEFORE AFTER WHAT: DIR's epoch is OLD-EP after one
+# reset that happened between the uptimes BEFORE and AFTER (ns); $EP is the
+# new epoch.
+reset_moved() {
+	local r c t
+	read -r r c t <<<"$2"
+	epoch "$1"
+	local -a e
+	read -ra e <<<"$EP"
+	assert_eq "${e[0]} ${e[1]}" "$((r + 1)) $c" "${1##*/}: resets, created_ns after $5"
+	[ "${e[2]}" -gt "$t" ] && [ "${e[2]}" -gt "$c" ] ||
+		fail "${1##*/}: reset_ns ${e[2]} after $5 not past $t and created_ns $c"
+	[ "${e[2]}" -ge "$3" ] && [ "${e[2]}" -lt $(($4 + 10000000)) ] ||
+		fail "${1##*/}: reset_ns ${e[2]} after $5 not between the uptimes around it ($3, $4 ns)"
+	echo "ok: ${1##*/}: reset_ns ${e[2]} after $5: past $t, between $3 and $4 ns"
+}
 
 dev=$(backing_dev 32)
 half=$(($(sectors_of "$dev") / 2))
@@ -62,7 +101,8 @@ try_write() {
 	ERR=${ERR##*: }
 }
 
-# unchanged WHAT: A, B and "all" still show exactly $exp_a, $exp_b, $exp_all.
+# unchanged WHAT: A, B and "all" still show exactly $exp_a, $exp_b, $exp_all,
+# and the epochs $ep_a, $ep_b, $ep_all.
 unchanged() {
 	local d e
 	for d in a b all; do
@@ -70,12 +110,27 @@ unchanged() {
 		stat_snap "${!d}"
 		want "${!e}"
 		[ "$SNAP" = "$WANT" ] || fail "$d after $1: got '$SNAP', expected '$WANT'"
+		e=ep_$d
+		epoch "${!d}"
+		[ "$EP" = "${!e}" ] || fail "epoch of $d after $1: got '$EP', expected '${!e}'"
 	done
-	echo "ok: after $1: rs-a [$exp_a] rs-b [$exp_b] all [$exp_all]"
+	echo "ok: after $1: rs-a [$exp_a] rs-b [$exp_b] all [$exp_all], epochs unchanged"
 }
 
 exp_all=$(stat_req "$all/stat")
 zero="0 0 0 0 0 0 0"
+# New devices: no reset yet, the counts began when they were created (after
+# "all" was), A before B.
+for d in a b all; do
+	epoch "${!d}"
+	printf -v "ep_$d" %s "$EP"
+done
+read -r _ ca ta <<<"$ep_a"
+read -r _ cb tb <<<"$ep_b"
+read -r _ call _ <<<"$ep_all"
+assert_eq "${ep_a%% *} ${ep_b%% *} $ta $tb" "0 0 $ca $cb" "resets of rs-a, rs-b; their reset_ns = created_ns"
+[ "$call" -lt "$ca" ] && [ "$ca" -lt "$cb" ] || fail "created_ns: all $call, rs-a $ca, rs-b $cb not in creation order"
+echo "ok: created_ns: all $call < rs-a $ca < rs-b $cb"
 
 # I/O on both; every counter moves.
 load rs-a 3 2
@@ -88,13 +143,22 @@ exp_all=$SUM
 unchanged "the first I/O"
 
 # Reset A through sysfs, then B through a message.
+t0=$(uptime_ns)
 echo 1 >"$a/reset"
+t1=$(uptime_ns)
+reset_moved "$a" "$ep_a" "$t0" "$t1" "echo 1 >rs-a/reset"
+ep_a=$EP
 exp_a=$zero
 unchanged "echo 1 >rs-a/reset"
+t0=$(uptime_ns)
 dmsetup message rs-b 0 reset
+t1=$(uptime_ns)
+reset_moved "$b" "$ep_b" "$t0" "$t1" "dmsetup message rs-b 0 reset"
+ep_b=$EP
+[ "${ep_b##* }" -gt "${ep_a##* }" ] || fail "reset_ns of rs-b ${ep_b##* } not after rs-a's ${ep_a##* }"
 exp_b=$zero
 unchanged "dmsetup message rs-b 0 reset"
-assert_match "$(dmsetup status rs-b)" "^0 $half dmp (0 )*0$" "dmsetup status rs-b after reset"
+assert_eq "$(dmsetup status rs-b)" "0 $half dmp $(printf '0 %.0s' {1..19})$ep_b" "dmsetup status rs-b after reset"
 
 # I/O after a reset is counted exactly: fio on A, a known load on B.
 blk_read "$blk_a"
@@ -161,7 +225,12 @@ assert_eq "$(<"$a/name")" rs-a "rs-a/name after the writes"
 
 # all/reset zeroes "all" only ("1" without a newline); "all" counts on from
 # there, and neither a device reset nor a removal lowers it.
+t0=$(uptime_ns)
 printf 1 >"$all/reset"
+t1=$(uptime_ns)
+reset_moved "$all" "$ep_all" "$t0" "$t1" "printf 1 >all/reset"
+ep_all=$EP
+[ "${ep_all##* }" -gt "${ep_b##* }" ] || fail "reset_ns of all ${ep_all##* } not after rs-b's ${ep_b##* }"
 exp_all=$zero
 unchanged "printf 1 >all/reset"
 load rs-a 1 1
@@ -169,10 +238,16 @@ add "$exp_a" "$LOAD"
 exp_a=$SUM
 exp_all=$LOAD
 unchanged "I/O after all/reset"
+t0=$(uptime_ns)
 echo 1 >"$a/reset"
+t1=$(uptime_ns)
+reset_moved "$a" "$ep_a" "$t0" "$t1" "a second echo 1 >rs-a/reset"
+ep_a=$EP
+[ "${ep_a##* }" -gt "${ep_all##* }" ] || fail "reset_ns of rs-a ${ep_a##* } not after all's ${ep_all##* }"
 exp_a=$zero
 unchanged "a reset of rs-a after all/reset"
 dm_remove rs-b
 exp_b=$exp_all		# rs-b is gone: compare "all" twice instead
+ep_b=$ep_all
 b=$all
 unchanged "rs-b was removed"

@@ -2,8 +2,10 @@
 # DESCRIPTION: name links: stat/<dm-name> points to the device's maj:min
 # directory, whose "name" shows the dm name, with the documented modes;
 # names "all" and "<maj:min>" get no link (with a warning) and change
-# nothing else; after "dmsetup rename" the link follows at the next table
-# load or resume, not before; a name still held by another device's link is
+# nothing else; after "dmsetup rename" the link and "name" follow at the next
+# resume only: not at a table load, not at a load that fails after dmp's
+# constructor ran (nor does such a load touch the counters or their epoch);
+# a name still held by another device's link is
 # refused with a warning and handed over when the holder lets it go; a
 # removed device leaves no directory and no link; a link displaced by a new
 # major:minor directory comes back when that directory goes.
@@ -65,9 +67,9 @@ done
 assert_eq "$(cd "$DMP_STAT" && stat -c '%n %a' "${paths[@]#"$DMP_STAT"/}")" "${want%$'\n'}" \
 	"modes of the attributes"
 n=("$DMP_STAT/$ta"/*)
-assert_eq "${#n[@]}" 27 "number of files in stat/$ta"
+assert_eq "${#n[@]}" 35 "number of files in stat/$ta"
 n=("$DMP_STAT/all"/*)
-assert_eq "${#n[@]}" 25 "number of files in stat/all"
+assert_eq "${#n[@]}" 33 "number of files in stat/all"
 
 # Names that are directories of stat/: no link, a warning, nothing else.
 dmp_create all "$dev" "$q" "$q"
@@ -93,15 +95,36 @@ dm_remove "$ta"
 [ ! -e "$DMP_STAT/$tall" ] && [ ! -e "$DMP_STAT/$tdir" ] || fail "directories left after remove"
 [ -d "$DMP_STAT/all" ] && [ -e "$DMP_STAT/all/reset" ] || fail "stat/all gone with the device named all"
 
-# Rename, then a table load: the link moves at the load, not before.
+# Rename, then a reload that fails after dmp's constructor ran for its first
+# segment (the second one is on a device that does not exist): the link, the
+# name, the counters and their epoch stay as they were.
+dd if=/dev/mapper/nl-a of=/dev/null bs=4k count=2 iflag=direct status=none
 dm_rename nl-a nl-b
 expect_links "nl-a->$ta" "after rename nl-a nl-b"
 expect_name "$ta" nl-a "after rename nl-a nl-b"
+stat0=$(<"$DMP_STAT/$ta/stat")
+dmesg_mark
+out=$(must_fail dmsetup reload nl-b --table "$(table 0)
+$q $q dmp /dev/nl-no-such-device 0")
+assert_match "$out" "reload ioctl on nl-b +failed: No such device" "dmsetup reload with a missing device"
+assert_match "$(dmesg_since)" "device-mapper: table: $ta: dmp: No such block device \\(-ENODEV\\)" \
+	"dmesg for the failed reload"
+expect_links "nl-a->$ta" "after a failed reload of nl-b"
+expect_name "$ta" nl-a "after a failed reload of nl-b"
+assert_eq "$(<"$DMP_STAT/$ta/stat")" "$stat0" "stat of $ta after a failed reload"
+assert_eq "$(dmsetup info -c --noheadings -o attr nl-b)" "L--w" "nl-b: live, no inactive table"
+# A reload that works moves nothing either, nor does dropping the table it
+# loaded; the resume after the next one does.
 dmsetup reload nl-b --table "$(table 0)"
-expect_links "nl-b->$ta" "after reload of nl-b"
-expect_name "$ta" nl-b "after reload of nl-b"
+expect_links "nl-a->$ta" "after reload of nl-b"
+expect_name "$ta" nl-a "after reload of nl-b"
+dmsetup clear nl-b
+expect_links "nl-a->$ta" "after reload and clear of nl-b"
+dmsetup reload nl-b --table "$(table 0)"
 dmsetup resume nl-b
-expect_links "nl-b->$ta" "after resume of nl-b"
+expect_links "nl-b->$ta" "after reload and resume of nl-b"
+expect_name "$ta" nl-b "after reload and resume of nl-b"
+assert_eq "$(<"$DMP_STAT/$ta/stat")" "$stat0" "stat of $ta after reload and resume"
 
 # Rename, then suspend and resume: the link moves at the resume.
 dm_rename nl-b nl-c

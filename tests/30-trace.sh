@@ -73,6 +73,11 @@ assert_eq "$(grep -c 'dmp_complete:.* lat_ns=[1-9][0-9]* error=0$' "$DMP_TMP/tra
 	"completions with a latency and error=0"
 assert_eq "$(grep 'dmp_submit:' "$DMP_TMP/trace" | grep -vc '^ *fio-[0-9]' || true)" 0 \
 	"submissions not by fio"
+# Completions name the submitter (their own process is whoever completed
+# them): fio's pids, as in the submissions, and its comm.
+assert_eq "$(grep 'dmp_complete:' "$DMP_TMP/trace" | sed -n 's/.* pid=\([0-9]*\) comm=fio$/\1/p' | sort -u)" \
+	"$(sed -n 's/^ *fio-\([0-9]*\) .*dmp_submit:.*/\1/p' "$DMP_TMP/trace" | sort -u)" \
+	"pids of the submitters in dmp_complete records"
 
 # A filter on writes (rwbs contains W) and the device.
 trace_reset
@@ -84,6 +89,23 @@ echo 0 >"$T/events/dmp/dmp_submit/enable"
 echo 0 >"$T/events/dmp/dmp_submit/filter"
 assert_eq "$(grep -c 'dmp_submit:.* W' "$T/trace")" 5 "write records with the write filter"
 assert_eq "$(grep -c 'dmp_submit:' "$T/trace")" 5 "records with the write filter"
+
+# Empty flushes have no position: every segment's copy shows sector 0 on
+# both sides (the second segment's used to wrap below 0).
+dm_create tr3 "0 2048 dmp $dev 8192
+2048 2048 dmp $dev 16384"
+kdev3=$(( ($(dm_devt tr3 | cut -d: -f1) << 20) | $(dm_devt tr3 | cut -d: -f2) ))
+trace_reset
+echo "dev == $kdev3 && bytes == 0" >"$T/events/dmp/dmp_submit/filter"
+echo 1 >"$T/events/dmp/dmp_submit/enable"
+dd if=/dev/zero of="$(dm_node tr3)" bs=4k count=1 conv=fsync status=none
+echo 0 >"$T/events/dmp/dmp_submit/enable"
+echo 0 >"$T/events/dmp/dmp_submit/filter"
+grep 'dmp_submit:' "$T/trace" | sed 's/.*dmp_submit: //' >"$DMP_TMP/flushes"
+assert_eq "$(wc -l <"$DMP_TMP/flushes")" 2 "empty flush records (one per segment)"
+assert_eq "$(awk '{ print $2, $3, $9 }' "$DMP_TMP/flushes" | sort -u)" "FWS 0 0" \
+	"empty flush records: operation, sector on dmp, sector below"
+dm_remove tr3
 
 # Disabled: nothing is recorded.
 trace_reset

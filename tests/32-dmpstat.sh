@@ -31,11 +31,12 @@ jload() {
 	eval "$v"
 }
 # jsum FILE DEV: the sums of device DEV's numbers over the reports in FILE,
-# as S_<key>; S_r_x and S_w_x are the sums of r/s and w/s x the interval.
+# as S_<key>; S_r_x and S_w_x are the sums of r/s and w/s x the device's
+# interval.
 jsum() {
 	local v
-	v=$(jq -s -r --arg d "$2" '[.[] | .interval as $t | .devices[] | select(.device == $d) |
-		. + { r_x: (.r_s * $t), w_x: (.w_s * $t) } | to_entries[] | select(.value | type == "number")] |
+	v=$(jq -s -r --arg d "$2" '[.[] | .devices[] | select(.device == $d) |
+		. + { r_x: (.r_s * .interval), w_x: (.w_s * .interval) } | to_entries[] | select(.value | type == "number")] |
 		group_by(.key)[] | "S_\(.[0].key)=\(map(.value) | add)"' "$1") || fail "not JSON: $1"
 	unset "${!S_@}"
 	eval "$v"
@@ -74,6 +75,7 @@ run_fio "$DMP_TMP/a.json" --name=a --filename="$(dm_node ds1)" --direct=1 --ioen
 	--iodepth=4 --rw=randrw --bssplit=4k/40:16k/30:128k/30 --size=32m \
 	--number_ios="$(scaled 200)" --fsync="$(scaled 32)" --randrepeat=0
 blkdiscard -f -o 0 -l 1m "$(dm_node ds1)"
+read -r up0 _ </proc/uptime
 line=$("$DMPSTAT" -j)
 read -r -a st <"$d1/stat"
 read -r -a all <"$DMP_STAT/all/stat"
@@ -95,9 +97,15 @@ assert_gt "$J_discard_reqs" 0 "discards"
 read -r -a H <"$d1/read_lat_hist"
 timed=0
 for v in "${H[@]}"; do timed=$((timed + v)); done
-# first interval: the uptime; derived values as README and --help define them
-check "t > 0 && t <= up && r_s * t - r < 0.001 * t && r - r_s * t < 0.001 * t" \
-	"first interval = uptime, r/s = reads / interval" t="$J_interval" up="$up" r_s="$J_r_s" r="${st[0]}"
+# first report: the report's interval is the uptime, the device's the time
+# since its counters began (reset_ns; /proc/uptime has 1/100 s, rounded
+# down); derived values as README and --help define them
+check "t0 > 0 && t0 <= up + 0.01 && t >= up0 - rs / 1e9 && t <= up + 0.01 - rs / 1e9 && \
+	r_s * t - r < 0.001 * t && r - r_s * t < 0.001 * t" \
+	"first report: interval = uptime, device interval = since reset_ns, r/s = reads / it" \
+	t0="$(jq .interval <<<"$line")" t="$J_interval" up0="$up0" up="$up" rs="${st[21]}" \
+	r_s="$J_r_s" r="${st[0]}"
+assert_eq "$J_resets $J_created_ns $J_reset_ns" "${st[*]:19:3}" "ds1's epoch in JSON = its stat"
 check "sprintf(\"%.3f %.3f %.3f %.3f\", rb / r / 1024, wb / w / 1024, 100 * s / r, ns / n / 1000) == \
 	sprintf(\"%.3f %.3f %.3f %.3f\", rsz, wsz, seq, aw)" "rareq_sz, wareq_sz, r_seq_pct, r_await_us" \
 	rb="${st[2]}" r="${st[0]}" wb="${st[3]}" w="${st[1]}" s="${st[9]}" ns="${st[11]}" n="$timed" \

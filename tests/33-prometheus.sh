@@ -4,8 +4,11 @@
 # the device and devt labels (a name with a quote and a backslash escaped);
 # each histogram's buckets are the cumulative sums of the sysfs histogram,
 # rising with le, +Inf = _count, _sum from the byte and nanosecond counters;
-# -d selects; --prometheus-file writes the same text atomically (mode 0644,
-# no temporary file left) and rewrites it every INTERVAL.
+# dmp_resets_total, dmp_created_time_seconds and dmp_start_time_seconds are
+# the directory's epoch (btime of /proc/stat + the CLOCK_BOOTTIME ns, to the
+# millisecond), after a reset too; -d selects; --prometheus-file writes the
+# same text atomically (mode 0644, no temporary file left) and rewrites it
+# every INTERVAL.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$DMPSTAT" ] || fail "no $DMPSTAT (make tools)"
@@ -25,6 +28,9 @@ dev2=$(backing_dev 64)
 weird='pm"2\x'
 dmp_create pm1 "$dev1"
 dmp_create "$weird" "$dev2"
+# pm1 is reset once (before its I/O): its start time is not its creation.
+echo 1 >"$(stat_dir pm1)/reset"
+assert_eq "$(stat_get pm1 resets)" 1 "resets of pm1"
 run_fio "$DMP_TMP/1.json" --name=a --filename="$(dm_node pm1)" --direct=1 --ioengine=libaio \
 	--iodepth=4 --rw=randrw --bssplit=512/10:4k/40:64k/30:256k/10:1m/10 --size=60m \
 	--number_ios="$(scaled 300)" --fsync="$(scaled 20)" --randrepeat=0
@@ -45,6 +51,11 @@ dmp_read_errors_total dmp_write_errors_total dmp_read_sequential_requests_total
 dmp_write_sequential_requests_total"	# stat fields 1-11, then in_flight (14)
 # le of latency bucket b: 2^b us in seconds; of size bucket b: (1024 << b) - 1
 mapfile -t lat_le < <(awk 'BEGIN { for (b = 0; b < 21; b++) printf "%.6f\n", 2 ^ b / 1e6 }')
+btime=$(awk '$1 == "btime" { print $2 }' /proc/stat)
+unix_ms() {	# NS: btime + CLOCK_BOOTTIME ns in Unix seconds, 3 decimals
+	local ms=$((btime * 1000 + $1 / 1000000))
+	printf '%d.%03d' $((ms / 1000)) $((ms % 1000))
+}
 check_dev() {	# label-set stat-dir
 	local lbl=$1 dir=$2 m i=0 kind dir2 h cum b le n ns
 	local -a st
@@ -54,6 +65,9 @@ check_dev() {	# label-set stat-dir
 		i=$((i + 1))
 	done
 	want "dmp_in_flight_requests{$lbl} ${st[13]}"
+	want "dmp_resets_total{$lbl} $(<"$dir/resets")"
+	want "dmp_created_time_seconds{$lbl} $(unix_ms "$(<"$dir/created_ns")")"
+	want "dmp_start_time_seconds{$lbl} $(unix_ms "$(<"$dir/reset_ns")")"
 	for kind in lat size; do
 		for dir2 in read write; do
 			read -r -a h <"$dir/${dir2}_${kind}_hist"

@@ -3,8 +3,9 @@
 # made writable for the test (the guest's root is read-only): dmp.ko lands
 # in /lib/modules/<kver>/updates and modules.dep; with dmp and dm_mod
 # unloaded, "modprobe dmp" loads both; the installed dmpstat and dmp-plot
-# run from PATH; "make uninstall" removes exactly what was installed (the
-# module tree and /usr/local/bin list the same files as before).  The tree
+# run from PATH, their manual pages are in /usr/local/share/man/man1;
+# "make uninstall" removes exactly what was installed (the module tree,
+# /usr/local/bin and the manual pages list the same files as before).  The tree
 # is a copy of the project with the dmp.ko that tests/run built for this
 # kernel (building it here would take minutes of emulated CPU): "make
 # install" must not rebuild it.  /lib/modules/<kver> is a tmpfs with
@@ -79,17 +80,21 @@ trap on_exit EXIT
 
 # /usr/local: an overlay, writes in tmpfs (first: overlay.ko is in /lib/modules).
 # A kernel without overlayfs (the sanitizer kernel) gets an empty tmpfs on
-# /usr/local/bin instead: the same install, over an empty directory.
+# /usr/local/bin and /usr/local/share/man instead: the same install, over
+# empty directories.
 if dmp_modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems; then
 	mkdir -p "$DMP_TMP/ovl/upper" "$DMP_TMP/ovl/work"
 	mount -t overlay dmp-local \
 		-o "lowerdir=/usr/local,upperdir=$DMP_TMP/ovl/upper,workdir=$DMP_TMP/ovl/work" /usr/local
 	_mounts+=(/usr/local)
-	mkdir -p /usr/local/bin
+	mkdir -p /usr/local/bin /usr/local/share/man
 else
 	mount -t tmpfs dmp-local-bin /usr/local/bin
 	_mounts+=(/usr/local/bin)
+	mount -t tmpfs dmp-local-man /usr/local/share/man
+	_mounts+=(/usr/local/share/man)
 fi
+man1=/usr/local/share/man/man1
 
 # /lib/modules: a tmpfs with this kernel's dm-mod.ko and what it needs.
 orig=${DMP_MODROOT:-/}/lib/modules/$kver
@@ -109,6 +114,7 @@ depmod -a "$kver"
 listing() { (cd "$1" && find . | sort); }
 listing "$moddir" >"$DMP_TMP/mod.before"
 ls -A /usr/local/bin >"$DMP_TMP/bin.before"
+ls -A "$man1" >"$DMP_TMP/man.before" 2>/dev/null || true
 
 # A copy of the project, built: sources, then the module and tools newer.
 tree=$DMP_TMP/tree
@@ -144,6 +150,13 @@ for t in dmpstat dmp-plot; do
 	[ -x "/usr/local/bin/$t" ] || fail "/usr/local/bin/$t not installed"
 	assert_eq "$(command -v $t)" "/usr/local/bin/$t" "$t in PATH"
 done
+pages=0
+for m in "$tree"/tools/*.1; do
+	cmp "$m" "$man1/$(basename "$m")" || fail "$man1/$(basename "$m") is not tools/$(basename "$m")"
+	pages=$((pages + 1))
+done
+[ $pages -ge 2 ] || fail "only $pages manual pages in tools/"
+echo "ok: $pages manual pages in $man1"
 
 # modprobe dmp, from nothing loaded: dm_mod comes along.
 for m in "${holders[@]}"; do
@@ -182,4 +195,6 @@ listing "$moddir" >"$DMP_TMP/mod.after"
 diff "$DMP_TMP/mod.before" "$DMP_TMP/mod.after" || fail "$moddir differs after uninstall"
 ls -A /usr/local/bin >"$DMP_TMP/bin.after"
 diff "$DMP_TMP/bin.before" "$DMP_TMP/bin.after" || fail "/usr/local/bin differs after uninstall"
-echo "ok: make uninstall left $moddir and /usr/local/bin as they were"
+ls -A "$man1" >"$DMP_TMP/man.after" 2>/dev/null || true
+diff "$DMP_TMP/man.before" "$DMP_TMP/man.after" || fail "$man1 differs after uninstall"
+echo "ok: make uninstall left $moddir, /usr/local/bin and $man1 as they were"

@@ -33,6 +33,15 @@
  *                                     8 bytes of every 512-byte sector of the
  *                                     block device PATH (the rest zero), so a
  *                                     read shows where it landed
+ *   insmod  PATH [PARAMS]             finit_module() of the module file PATH
+ *   rmmod   NAME                      delete_module() of NAME (O_NONBLOCK)
+ *   fail    N CMD ARG...              CMD with the kernel's fault injection
+ *                                     armed to fail the N-th fallible call
+ *                                     (allocation, ...) this thread makes
+ *                                     (/proc/thread-self/fail-nth); its result
+ *                                     line with " nth=<left>" appended: left
+ *                                     is 0 if the N-th call happened (and
+ *                                     failed), else N minus the calls made
  *
  * The device nodes are not created: use /dev/dm-N (devtmpfs).
  */
@@ -45,13 +54,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define MAX_FIELDS	4096
 
 static int control = -1;
+static FILE *res;		/* where result lines go: stdout, or "fail"'s buffer */
+
+__attribute__((format(printf, 1, 2)))
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(res, fmt, ap);
+	va_end(ap);
+}
 
 static struct dm_ioctl *dm_alloc(size_t data, const char *name)
 {
@@ -78,7 +101,7 @@ static int dm_run(unsigned long cmd, struct dm_ioctl *io, int quiet)
 	if (ioctl(control, cmd, io) == 0)
 		return 0;
 	if (!quiet)
-		printf("err %d %s\n", errno, strerror(errno));
+		say("err %d %s\n", errno, strerror(errno));
 	return -errno;
 }
 
@@ -103,7 +126,7 @@ static int load(const char *name, char **f, int n, int quiet)
 
 	if (n <= 0 || n % 4) {
 		if (!quiet)
-			printf("err %d bad target fields\n", EINVAL);
+			say("err %d bad target fields\n", EINVAL);
 		return -EINVAL;
 	}
 	for (i = 0; i < n; i += 4)
@@ -148,15 +171,15 @@ static void status(const char *name, int table)
 			continue;
 		}
 		data = (char *)io + io->data_start;
-		printf("ok");
+		say("ok");
 		for (i = 0, spec = (struct dm_target_spec *)data; i < io->target_count; i++) {
-			printf("%s%llu %llu %s %s", i ? " | " : " ",
+			say("%s%llu %llu %s %s", i ? " | " : " ",
 			       (unsigned long long)spec->sector_start,
 			       (unsigned long long)spec->length, spec->target_type,
 			       (char *)(spec + 1));
 			spec = (struct dm_target_spec *)(data + spec->next);
 		}
-		printf("\n");
+		say("\n");
 		free(io);
 		return;
 	}
@@ -172,9 +195,9 @@ static void message(const char *name, const char *sector, const char *text)
 	memcpy(msg->message, text, len);
 	if (!dm_run(DM_TARGET_MSG, io, 0)) {
 		if (io->flags & DM_DATA_OUT_FLAG)
-			printf("ok %s\n", (char *)io + io->data_start);
+			say("ok %s\n", (char *)io + io->data_start);
 		else
-			printf("ok\n");
+			say("ok\n");
 	}
 	free(io);
 }
@@ -185,7 +208,7 @@ static void rename_dev(const char *from, const char *to)
 
 	strcpy((char *)io + io->data_start, to);
 	if (!dm_run(DM_DEV_RENAME, io, 0))
-		printf("ok\n");
+		say("ok\n");
 	free(io);
 }
 
@@ -194,7 +217,7 @@ static void info(const char *name)
 	struct dm_ioctl *io = dm_alloc(0, name);
 
 	if (!dm_run(DM_DEV_STATUS, io, 0))
-		printf("ok %u:%u %d\n", major(io->dev), minor(io->dev), io->open_count);
+		say("ok %u:%u %d\n", major(io->dev), minor(io->dev), io->open_count);
 	free(io);
 }
 
@@ -226,11 +249,11 @@ static void rw_dev(const char *name, const char *sector, const char *bytes,
 	snprintf(path, sizeof(path), "/dev/dm-%d", m);
 	fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_DIRECT | O_CLOEXEC);
 	if (fd < 0) {
-		printf("err %d open %s: %s\n", errno, path, strerror(errno));
+		say("err %d open %s: %s\n", errno, path, strerror(errno));
 		return;
 	}
 	if (len < 8 || posix_memalign(&buf, 4096, len)) {
-		printf("err %d bad length %zu\n", EINVAL, len);
+		say("err %d bad length %zu\n", EINVAL, len);
 		close(fd);
 		return;
 	}
@@ -241,14 +264,14 @@ static void rw_dev(const char *name, const char *sector, const char *bytes,
 		got = pread(fd, buf, len, (off_t)strtoull(sector, NULL, 0) * 512);
 	}
 	if (got < 0)
-		printf("err %d %s\n", errno, strerror(errno));
+		say("err %d %s\n", errno, strerror(errno));
 	else if ((size_t)got != len)
-		printf("err %d short %s: %zd bytes\n", EIO, write ? "write" : "read", got);
+		say("err %d short %s: %zd bytes\n", EIO, write ? "write" : "read", got);
 	else if (write)
-		printf("ok\n");
+		say("ok\n");
 	else {
 		memcpy(&stamp, buf, sizeof(stamp));
-		printf("ok %llu\n", stamp);
+		say("ok %llu\n", stamp);
 	}
 	free(buf);
 	close(fd);
@@ -273,7 +296,7 @@ static void put_file(const char *path, const char *text)
 	int fd;
 
 	if (!buf) {
-		printf("err %d no memory\n", ENOMEM);
+		say("err %d no memory\n", ENOMEM);
 		return;
 	}
 	while (*text) {
@@ -301,13 +324,13 @@ static void put_file(const char *path, const char *text)
 	}
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
-		printf("err %d %s\n", errno, strerror(errno));
+		say("err %d %s\n", errno, strerror(errno));
 	} else {
 		put = write(fd, buf, n);
 		if (put < 0)
-			printf("err %d %s\n", errno, strerror(errno));
+			say("err %d %s\n", errno, strerror(errno));
 		else
-			printf("ok %zd\n", put);
+			say("ok %zd\n", put);
 		close(fd);
 	}
 	free(buf);
@@ -323,12 +346,12 @@ static void stamp_dev(const char *path)
 
 	fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0) {
-		printf("err %d open %s: %s\n", errno, path, strerror(errno));
+		say("err %d open %s: %s\n", errno, path, strerror(errno));
 		return;
 	}
 	if (ioctl(fd, BLKGETSIZE64, &size) ||
 	    posix_memalign((void **)&buf, 4096, chunk)) {
-		printf("err %d %s: size: %s\n", errno, path, strerror(errno));
+		say("err %d %s: size: %s\n", errno, path, strerror(errno));
 		close(fd);
 		return;
 	}
@@ -343,18 +366,91 @@ static void stamp_dev(const char *path)
 			memcpy(buf + i * 512, &s, sizeof(s));
 		}
 		if (pwrite(fd, buf, n * 512, (off_t)sector * 512) != (ssize_t)(n * 512)) {
-			printf("err %d write at sector %llu: %s\n", errno, sector,
+			say("err %d write at sector %llu: %s\n", errno, sector,
 			       strerror(errno));
 			goto out;
 		}
 	}
 	if (fsync(fd))
-		printf("err %d fsync: %s\n", errno, strerror(errno));
+		say("err %d fsync: %s\n", errno, strerror(errno));
 	else
-		printf("ok %llu\n", sector);
+		say("ok %llu\n", sector);
 out:
 	free(buf);
 	close(fd);
+}
+
+static void insmod(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		say("err %d %s: %s\n", errno, path, strerror(errno));
+		return;
+	}
+	if (syscall(SYS_finit_module, fd, params, 0))
+		say("err %d insmod %s: %s\n", errno, path, strerror(errno));
+	else
+		say("ok\n");
+	close(fd);
+}
+
+static void rmmod(const char *name)
+{
+	if (syscall(SYS_delete_module, name, O_NONBLOCK))
+		say("err %d rmmod %s: %s\n", errno, name, strerror(errno));
+	else
+		say("ok\n");
+}
+
+static void command(char **f, int n);
+
+/*
+ * Run a command with the N-th fallible call of this thread failing.  No
+ * system call but the command's own runs while it is armed: the result
+ * line goes to a buffer set up before, and the heap does not grow (main()
+ * grew it once and keeps it).
+ */
+static void fail_nth(const char *nth, char **f, int n)
+{
+	static char line[65536];
+	char left[32] = "";
+	FILE *mem, *saved = res;
+	ssize_t len;
+	int fd;
+
+	fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	mem = fmemopen(line, sizeof(line) - 1, "w");
+	if (fd < 0 || !mem) {
+		say("err %d /proc/thread-self/fail-nth: %s\n", errno, strerror(errno));
+		goto out;
+	}
+	setvbuf(mem, NULL, _IONBF, 0);
+	memset(line, 0, sizeof(line));
+	res = mem;
+	if (write(fd, nth, strlen(nth)) < 0) {
+		res = saved;
+		say("err %d fail-nth %s: %s\n", errno, nth, strerror(errno));
+		goto out;
+	}
+	command(f, n);
+	len = pread(fd, left, sizeof(left) - 1, 0);
+	if (write(fd, "0", 1) < 0 || len < 0) {
+		res = saved;
+		say("err %d fail-nth: %s\n", errno, strerror(errno));
+		goto out;
+	}
+	res = saved;
+	left[len] = '\0';
+	left[strcspn(left, "\n")] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	say("%s nth=%s\n", line, left);
+out:
+	res = saved;
+	if (mem)
+		fclose(mem);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void command(char **f, int n)
@@ -363,10 +459,10 @@ static void command(char **f, int n)
 
 	if (!strcmp(cmd, "create") && n == 2) {
 		if (!simple(DM_DEV_CREATE, name, 0, 0))
-			printf("ok\n");
+			say("ok\n");
 	} else if (!strcmp(cmd, "load") && n >= 2) {
 		if (!load(name, f + 2, n - 2, 0))
-			printf("ok\n");
+			say("ok\n");
 	} else if (!strcmp(cmd, "mk") && n >= 2) {
 		if (simple(DM_DEV_CREATE, name, 0, 0))
 			return;
@@ -375,19 +471,19 @@ static void command(char **f, int n)
 			simple(DM_DEV_REMOVE, name, 0, 1);
 			return;
 		}
-		printf("ok\n");
+		say("ok\n");
 	} else if (!strcmp(cmd, "suspend") && n == 2) {
 		if (!simple(DM_DEV_SUSPEND, name, DM_SUSPEND_FLAG, 0))
-			printf("ok\n");
+			say("ok\n");
 	} else if (!strcmp(cmd, "resume") && n == 2) {
 		if (!simple(DM_DEV_SUSPEND, name, 0, 0))
-			printf("ok\n");
+			say("ok\n");
 	} else if (!strcmp(cmd, "remove") && n == 2) {
 		if (!simple(DM_DEV_REMOVE, name, 0, 0))
-			printf("ok\n");
+			say("ok\n");
 	} else if (!strcmp(cmd, "clear") && n == 2) {
 		if (!simple(DM_TABLE_CLEAR, name, 0, 0))
-			printf("ok\n");
+			say("ok\n");
 	} else if (!strcmp(cmd, "rename") && n == 3) {
 		rename_dev(name, f[2]);
 	} else if (!strcmp(cmd, "message") && n == 4) {
@@ -406,8 +502,14 @@ static void command(char **f, int n)
 		put_file(name, f[2]);
 	} else if (!strcmp(cmd, "stamp") && n == 2) {
 		stamp_dev(name);
+	} else if (!strcmp(cmd, "insmod") && (n == 2 || n == 3)) {
+		insmod(name, n == 3 ? f[2] : "");
+	} else if (!strcmp(cmd, "rmmod") && n == 2) {
+		rmmod(name);
+	} else if (!strcmp(cmd, "fail") && n >= 3) {
+		fail_nth(name, f + 2, n - 2);
 	} else {
-		printf("err %d unknown command or wrong field count: %s\n", EINVAL, cmd);
+		say("err %d unknown command or wrong field count: %s\n", EINVAL, cmd);
 	}
 }
 
@@ -424,6 +526,15 @@ int main(void)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	res = stdout;
+	/*
+	 * Grow the heap once and keep it, so that a command run by "fail"
+	 * allocates without a system call (which the injection would count).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, -1);
+	mallopt(M_TOP_PAD, 16 << 20);
+	free(malloc(8 << 20));
 	while ((len = getline(&line, &cap, stdin)) >= 0) {
 		char *p = line;
 		int n = 0;

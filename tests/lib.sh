@@ -100,14 +100,21 @@ busy_dev() {
 	_mounts+=("$DMP_TMP/mnt")
 }
 
-# A memory-backed null_blk device of SIZE_MB MiB (with discard), removed at exit.
+# nullb_dev SIZE_MB [ATTR=VALUE]...: a memory-backed null_blk device of
+# SIZE_MB MiB (with discard), configured through configfs with the extra
+# attributes given (set before it is powered on), removed at exit; prints
+# its path.  Works in $(...) too: the devices to remove are listed in a file.
 nullb_dev() {
-	local size=$1 dir name
+	local size=$1 dir name i=0
 	shift
 	dmp_modprobe null_blk nr_devices=0 2>/dev/null || true
-	name=dmpt$$_${#_nullbs[@]}
+	while [ -e "/sys/kernel/config/nullb/dmpt$$_$i" ]; do
+		i=$((i + 1))
+	done
+	name=dmpt$$_$i
 	dir=/sys/kernel/config/nullb/$name
 	mkdir "$dir"
+	echo "$dir" >>"$DMP_TMP/nullbs"
 	echo "$size" >"$dir/size"
 	echo 1 >"$dir/memory_backed"
 	echo 1 >"$dir/discard"
@@ -116,8 +123,39 @@ nullb_dev() {
 		echo "${kv#*=}" >"$dir/${kv%%=*}"
 	done
 	echo 1 >"$dir/power"
-	_nullbs+=("$dir")
 	echo "/dev/$name"
+}
+
+# scsi_debug_load PARAM=VALUE...: load scsi_debug with these parameters;
+# its disk's name (sda, ...) in $SD_DISK.  False if the kernel has no
+# scsi_debug or refuses the parameters.  scsi_debug_unload undoes it.
+scsi_debug_load() {
+	local i
+	dmp_modprobe sd_mod 2>/dev/null || true
+	dmp_modprobe scsi_debug "$@" 2>/dev/null || return 1
+	SD_DISK=
+	for i in $(seq 100); do
+		SD_DISK=$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block 2>/dev/null | head -n 1)
+		[ -z "$SD_DISK" ] || return 0
+		sleep 0.1
+	done
+	scsi_debug_unload
+	fail "scsi_debug made no disk"
+}
+# Its hosts are removed first, and their releases given time to run while
+# the module is still there: scsi_debug's own release functions are module
+# text, and with CONFIG_DEBUG_KOBJECT_RELEASE (the sanitizer kernel) each
+# release runs 1-4 s after the last put, which may be a parent's release
+# (host, target, device, disk: 20 s covers the chain), so that after rmmod
+# they would run freed code.
+scsi_debug_unload() {
+	local add=/sys/bus/pseudo/drivers/scsi_debug/add_host
+	[ -d /sys/module/scsi_debug ] || return 0
+	while [ -w "$add" ] && [ "$(<"$add")" -gt 0 ]; do
+		echo -1 >"$add" || break
+	done
+	! on_debug_kernel || sleep 20
+	dmp_modprobe -r scsi_debug
 }
 
 sectors_of() { blockdev --getsz "$1"; }
@@ -198,6 +236,12 @@ _cleanup() {
 	for p in "${_loops[@]}"; do
 		losetup -d "$p" 2>/dev/null
 	done
+	if [ -f "$DMP_TMP/nullbs" ]; then
+		tac "$DMP_TMP/nullbs" | while read -r p; do
+			echo 0 >"$p/power" 2>/dev/null
+			rmdir "$p" 2>/dev/null
+		done
+	fi
 	for p in "${_nullbs[@]}"; do
 		echo 0 >"$p/power" 2>/dev/null
 		rmdir "$p" 2>/dev/null

@@ -9,8 +9,9 @@
  *
  * Each report shows the difference between two snapshots of the counters
  * divided by the time between them.  The first report compares with zero:
- * everything since the counters began, per second of system uptime (like
- * iostat's first report).
+ * everything since the counters began (the device's creation or its last
+ * reset, "reset_ns"), per second since then.  An interval in which a
+ * device was reset or created again counts from that moment, likewise.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,12 +44,13 @@ static void usage(FILE *f)
 "\n"
 "Statistics of every dmp device and of all of them together (\"all\"), from\n"
 "" DMP_STAT_ROOT ".  Without INTERVAL: one report of everything since the\n"
-"counters began (rates per second of system uptime, like iostat's first\n"
-"report).  With INTERVAL (seconds, may be fractional): that report, then one\n"
-"every INTERVAL seconds for what happened in it, COUNT reports in all or\n"
+"counters began (each device's creation or last reset; rates per second\n"
+"since then).  With INTERVAL (seconds, may be fractional): that report, then\n"
+"one every INTERVAL seconds for what happened in it, COUNT reports in all or\n"
 "until interrupted (SIGINT/SIGTERM end it after the current report).\n"
-"Devices that appear or go away meanwhile, and counter resets, are noted on\n"
-"stderr.\n"
+"Devices that appear or go away meanwhile are noted on stderr, and so are\n"
+"counter resets and devices created again: such a device's report counts\n"
+"from the reset (or creation) on, over the time since.\n"
 "\n"
 "  -d, --device DEV   only DEV: a device-mapper name, major:minor or \"all\";\n"
 "                     may be repeated (default: every device and \"all\")\n"
@@ -85,19 +87,13 @@ static void usage(FILE *f)
 struct delta {
 	const struct dev *d;	/* the later snapshot */
 	struct dev v;		/* counters: differences; in_flight: now */
-	int reset;		/* counters went back: counted from zero */
-	int replaced;		/* another device with the same number */
+	double since;		/* CLOCK_BOOTTIME s: what @v counts began */
+	double secs;		/* the time @v covers */
+	int reset;		/* a new epoch began in the interval: @v counts
+				 * from it, not from the previous snapshot */
+	int replaced;		/* created again, with the same number */
+	uint64_t resets;	/* resets in the interval */
 };
-
-static int went_back(const uint64_t *now, const uint64_t *then, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (now[i] < then[i])
-			return 1;
-	return 0;
-}
 
 static void sub(uint64_t *to, const uint64_t *now, const uint64_t *then,
 		size_t n)
@@ -105,13 +101,15 @@ static void sub(uint64_t *to, const uint64_t *now, const uint64_t *then,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		to[i] = now[i] - (then ? then[i] : 0);
+		to[i] = now[i] - then[i];
 }
 
 /*
  * The difference between @now and @then (NULL: since the counters began).
- * Counters that went back were reset (or the device was replaced by one
- * with the same number): the interval is then counted from zero.
+ * The counters of another epoch than @then's (reset, or the device removed
+ * and created again, within the interval) are counted from that epoch's
+ * start, and over the time since then: never subtracted from @then's.
+ * keep_monotonic() made sure nothing went back within one epoch.
  */
 static void delta(struct delta *r, const struct dev *now,
 		  const struct dev *then)
@@ -120,19 +118,26 @@ static void delta(struct delta *r, const struct dev *now,
 
 	r->d = now;
 	r->v = *now;
-	r->replaced = then && now->ino != then->ino;
-	r->reset = then && (r->replaced || went_back(now->st, then->st, S_IN_FLIGHT) ||
-			    went_back(now->lat[0], then->lat[0],
-				      2 * LAT_BUCKETS) ||
-			    went_back(now->size[0], then->size[0],
-				      2 * SIZE_BUCKETS));
-	if (!then || r->reset)
-		return;
-	sub(r->v.st, now->st, then->st, S_IN_FLIGHT);
-	for (i = 0; i < 2; i++) {
-		sub(r->v.lat[i], now->lat[i], then->lat[i], LAT_BUCKETS);
-		sub(r->v.size[i], now->size[i], then->size[i], SIZE_BUCKETS);
+	r->since = now->st[S_RESET_NS] / 1e9;
+	if (then && same_epoch(now, then)) {
+		r->since = then->t;
+		sub(r->v.st, now->st, then->st, NCOUNTERS);
+		sub(&r->v.st[S_BOUNCED], &now->st[S_BOUNCED],
+		    &then->st[S_BOUNCED], S_RESETS - S_BOUNCED);
+		for (i = 0; i < 2; i++) {
+			sub(r->v.lat[i], now->lat[i], then->lat[i], LAT_BUCKETS);
+			sub(r->v.size[i], now->size[i], then->size[i],
+			    SIZE_BUCKETS);
+		}
+	} else if (then) {
+		r->reset = 1;
+		r->replaced = now->st[S_CREATED_NS] != then->st[S_CREATED_NS];
+		r->resets = r->replaced ? now->st[S_RESETS] :
+			    now->st[S_RESETS] - then->st[S_RESETS];
 	}
+	r->secs = now->t - r->since;
+	if (r->secs <= 0)	/* a copy of another machine's tree */
+		r->secs = 1e-9;
 }
 
 static uint64_t hist_sum(const uint64_t *h, size_t n)
@@ -190,9 +195,10 @@ struct row {
 	uint64_t errs;
 };
 
-static void compute(const struct delta *x, double secs, struct row *r)
+static void compute(const struct delta *x, struct row *r)
 {
 	const uint64_t *v = x->v.st;
+	double secs = x->secs;
 	int i;
 
 	r->r_s = v[S_READ_REQS] / secs;
@@ -271,7 +277,7 @@ static void print_table(const struct delta *x, size_t n, double secs,
 		const struct dev *d = x[k].d;
 		struct row r;
 
-		compute(&x[k], secs, &r);
+		compute(&x[k], &r);
 		printf("%-*s %-7s %8.2f %8.2f %9.2f %9.2f %8.2f %8.2f %7.2f %7.2f",
 		       w, dev_label(d), d->is_all ? "-" : d->id, r.r_s, r.w_s,
 		       r.rkb_s, r.wkb_s, r.rsz, r.wsz, r.f_s, r.d_s);
@@ -316,7 +322,7 @@ static void json_num(const char *key, double v, int prec)
 }
 
 static void print_json(const struct delta *x, size_t n, double secs,
-		       int first)
+		       double real_off, int first)
 {
 	struct timespec ts;
 	size_t k;
@@ -329,7 +335,7 @@ static void print_json(const struct delta *x, size_t n, double secs,
 		const struct dev *d = x[k].d;
 		struct row r;
 
-		compute(&x[k], secs, &r);
+		compute(&x[k], &r);
 		printf("%s{\"device\":", k ? "," : "");
 		json_str(dev_label(d));
 		printf(",\"devt\":");
@@ -337,10 +343,17 @@ static void print_json(const struct delta *x, size_t n, double secs,
 			printf("null");
 		else
 			json_str(d->id);
-		printf(",\"latency\":%s,\"reset\":%s",
+		printf(",\"latency\":%s,\"reset\":%s,\"recreated\":%s",
 		       d->latency < 0 ? "null" : d->latency ? "true" : "false",
-		       x[k].reset ? "true" : "false");
-		for (i = 0; i < NSTAT; i++)
+		       x[k].reset ? "true" : "false",
+		       x[k].replaced ? "true" : "false");
+		for (i = S_RESETS; i <= S_RESET_NS; i++)
+			printf(",\"%s\":%llu", stat_names[i],
+			       (unsigned long long)d->st[i]);
+		printf(",\"created\":%.3f,\"counted_since\":%.3f,\"interval\":%.6f",
+		       d->st[S_CREATED_NS] / 1e9 + real_off,
+		       x[k].since + real_off, x[k].secs);
+		for (i = 0; i <= S_IN_FLIGHT; i++)
 			printf(",\"%s\":%llu", stat_names[i],
 			       (unsigned long long)x[k].v.st[i]);
 		json_num("r_s", r.r_s, 3);
@@ -385,37 +398,52 @@ static void take(const struct opts *o, struct snap *s)
 	}
 }
 
-/* Notes about devices that went away, came, or were reset. */
+/* "dmp1 (254:0)", or "all" */
+static const char *who(char *buf, size_t len, const struct dev *d)
+{
+	if (d->is_all)
+		snprintf(buf, len, "all");
+	else
+		snprintf(buf, len, "%s (%s)", dev_label(d), d->id);
+	return buf;
+}
+
+/* Notes about devices that went away, came, were reset or created again. */
 static void notes(const struct opts *o, const struct snap *now,
 		  const struct snap *then, const struct delta *x, size_t n)
 {
+	char a[300], b[300];
 	size_t k;
 
 	for (k = 0; k < then->n; k++)
 		if (selected(&o->sel, &then->dev[k]) &&
 		    !snap_find(now, then->dev[k].id))
-			note("device %s (%s) removed", dev_label(&then->dev[k]),
-			     then->dev[k].id);
+			note("device %s removed", who(a, sizeof(a), &then->dev[k]));
 	for (k = 0; k < n; k++) {
 		const struct dev *old = snap_find(then, x[k].d->id);
+		const struct dev *d = x[k].d;
+		int renamed = old && strcmp(old->name, d->name);
 
 		if (!old) {
-			note("device %s (%s) appeared", dev_label(x[k].d),
-			     x[k].d->id);
-		} else if (x[k].replaced || strcmp(old->name, x[k].d->name)) {
-			/* a new device with the old one's number, or a rename */
-			if (x[k].replaced || x[k].reset)
-				note("device %s (%s) removed, device %s (%s) appeared",
-				     dev_label(old), old->id, dev_label(x[k].d),
-				     x[k].d->id);
-			else
-				note("device %s (%s) is now called %s",
-				     dev_label(old), old->id, dev_label(x[k].d));
-		} else if (x[k].reset) {
-			note("counters of %s%s%s%s were reset: this interval counts from zero",
-			     dev_label(x[k].d), x[k].d->is_all ? "" : " (",
-			     x[k].d->is_all ? "" : x[k].d->id,
-			     x[k].d->is_all ? "" : ")");
+			note("device %s appeared", who(a, sizeof(a), d));
+		} else if (x[k].replaced && renamed) {
+			note("device %s removed, device %s appeared",
+			     who(a, sizeof(a), old), who(b, sizeof(b), d));
+		} else if (x[k].replaced) {
+			note("device %s was removed and created again: this report counts the %.3f s since %s",
+			     who(a, sizeof(a), d), x[k].secs,
+			     x[k].resets ? "its last reset" : "it was created");
+		} else {
+			if (renamed)
+				note("device %s is now called %s",
+				     who(a, sizeof(a), old), dev_label(d));
+			if (x[k].reset && x[k].resets > 1)
+				note("counters of %s were reset %llu times: this report counts the %.3f s since the last one",
+				     who(a, sizeof(a), d),
+				     (unsigned long long)x[k].resets, x[k].secs);
+			else if (x[k].reset)
+				note("counters of %s were reset: this report counts the %.3f s since",
+				     who(a, sizeof(a), d), x[k].secs);
 		}
 	}
 }
@@ -439,7 +467,7 @@ static void report(const struct opts *o, const struct snap *now,
 	if (secs <= 0)
 		secs = 1e-9;
 	if (print && o->json)
-		print_json(x, n, secs, !then);
+		print_json(x, n, secs, now->real_off, !then);
 	else if (print)
 		print_table(x, n, secs, o->show_time);
 	free(x);
@@ -487,6 +515,8 @@ static void run(const struct opts *o)
 		take(o, &now);
 		if (first)
 			check_selection(o, &now);
+		else
+			keep_monotonic(&now, &then);
 		if (o->prom) {
 			if (prom_write(&now, &o->sel, o->prom_file))
 				exit(1);

@@ -10,7 +10,11 @@
 
 #define DMP_STAT_ROOT	"/sys/module/dmp/stat"
 
-/* The fields of a "stat" file, in README order (later fields are ignored). */
+/*
+ * The fields of a "stat" file, in README order (later fields are ignored).
+ * The last three are a node's epoch: they say since when the counters count
+ * and are never subtracted.
+ */
 enum {
 	S_READ_REQS,
 	S_WRITE_REQS,
@@ -26,8 +30,19 @@ enum {
 	S_READ_LAT_NS,
 	S_WRITE_LAT_NS,
 	S_IN_FLIGHT,		/* a gauge, the others only grow */
+	S_BOUNCED,
+	S_ZONE_OPEN,
+	S_ZONE_CLOSE,
+	S_ZONE_FINISH,
+	S_ZONE_RESET,
+	S_RESETS,		/* resets since the node was created */
+	S_CREATED_NS,		/* CLOCK_BOOTTIME ns: the node was created */
+	S_RESET_NS,		/* CLOCK_BOOTTIME ns: the current counts began */
 	NSTAT
 };
+
+/* The fields that are counters (everything before in_flight). */
+#define NCOUNTERS	S_IN_FLIGHT
 
 extern const char *const stat_names[NSTAT];
 
@@ -47,8 +62,8 @@ struct dev {
 	char name[256];		/* device-mapper name ("" if none), or "all" */
 	int is_all;
 	int latency;		/* timing on (1), off (0), unknown (-1) */
-	unsigned long long ino;	/* of the directory: new for a new device */
-	uint64_t st[NSTAT];
+	double t;		/* CLOCK_BOOTTIME s, just before "stat" was read */
+	uint64_t st[NSTAT];	/* histograms and "stat" are of one epoch */
 	uint64_t lat[2][LAT_BUCKETS];
 	uint64_t size[2][SIZE_BUCKETS];
 };
@@ -58,6 +73,8 @@ struct snap {
 	struct dev *dev;
 	size_t n;
 	double t;		/* CLOCK_BOOTTIME, seconds */
+	double real_off;	/* CLOCK_REALTIME - CLOCK_BOOTTIME, seconds */
+	long long btime;	/* /proc/stat's btime (0 if unknown) */
 };
 
 /* Device selection (-d): names or major:minor; none selects everything. */
@@ -74,6 +91,8 @@ const struct dev *snap_find(const struct snap *s, const char *id);
 int selected(const struct select *sel, const struct dev *d);
 const char *dev_label(const struct dev *d);
 double now_boottime(void);
+int same_epoch(const struct dev *a, const struct dev *b);
+void keep_monotonic(struct snap *now, const struct snap *then);
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

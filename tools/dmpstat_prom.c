@@ -5,7 +5,9 @@
  * a "device" label (the device-mapper name, or "all") and, for devices, a
  * "devt" label (major:minor).  Counters end in _total, units are bytes and
  * seconds; the histograms' buckets are cumulative and their +Inf bucket
- * equals _count.
+ * equals _count.  dmp_start_time_seconds says when the counts began (in
+ * the manner of process_start_time_seconds), so that a query can tell a
+ * reset followed by more traffic from traffic.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -131,6 +133,64 @@ static void histogram(FILE *f, const struct snap *s, const struct select *sel,
 	}
 }
 
+/*
+ * The boot time in Unix seconds, as /proc/stat's btime has it (whole
+ * seconds, the same for every reader until the system clock is set), or
+ * else from the clocks.
+ */
+static long long boot_time(const struct snap *s)
+{
+	char line[256];
+	long long bt = -1;
+	FILE *f = fopen("/proc/stat", "re");
+
+	while (f && bt < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lld", &bt) != 1)
+			bt = -1;
+	if (f)
+		fclose(f);
+	return bt >= 0 ? bt : (long long)s->real_off;
+}
+
+/* A CLOCK_BOOTTIME ns time in Unix seconds, to the millisecond. */
+static void unix_time(FILE *f, long long btime, uint64_t ns)
+{
+	unsigned long long ms = btime * 1000ULL + ns / 1000000;
+
+	fprintf(f, " %llu.%03llu\n", ms / 1000, ms % 1000);
+}
+
+static void epochs(FILE *f, const struct snap *s, const struct select *sel)
+{
+	static const struct {
+		const char *name, *type, *help;
+		int stat;
+	} e[] = {
+		{ "dmp_resets_total", "counter", "Resets of the counters since the device got its first dmp table (all: since the module was loaded).", S_RESETS },
+		{ "dmp_created_time_seconds", "gauge", "When the device got its first dmp table (all: when the module was loaded), Unix time.", S_CREATED_NS },
+		{ "dmp_start_time_seconds", "gauge", "When the counters began: the last reset, else the creation, Unix time. A change means the counters started again from zero.", S_RESET_NS },
+	};
+	long long btime = boot_time(s);
+	size_t i, k;
+
+	for (i = 0; i < sizeof(e) / sizeof(e[0]); i++) {
+		head(f, e[i].name, e[i].type, e[i].help);
+		for (k = 0; k < s->n; k++) {
+			const struct dev *d = &s->dev[k];
+
+			if (!selected(sel, d))
+				continue;
+			fputs(e[i].name, f);
+			labels(f, d, "");
+			if (e[i].stat == S_RESETS)
+				fprintf(f, " %llu\n",
+					(unsigned long long)d->st[S_RESETS]);
+			else
+				unix_time(f, btime, d->st[e[i].stat]);
+		}
+	}
+}
+
 static void metrics(FILE *f, const struct snap *s, const struct select *sel)
 {
 	size_t i, k;
@@ -159,6 +219,7 @@ static void metrics(FILE *f, const struct snap *s, const struct select *sel)
 	for (lat = 1; lat >= 0; lat--)
 		for (dir = RD; dir <= WR; dir++)
 			histogram(f, s, sel, lat, dir);
+	epochs(f, s, sel);
 }
 
 /* To stdout, or to @path through a temporary file and rename(). */

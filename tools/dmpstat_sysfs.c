@@ -23,7 +23,9 @@ const char *const stat_names[NSTAT] = {
 	"read_reqs", "write_reqs", "read_bytes", "write_bytes", "flush_reqs",
 	"discard_reqs", "discard_bytes", "read_errors", "write_errors",
 	"read_seq_reqs", "write_seq_reqs", "read_lat_ns", "write_lat_ns",
-	"in_flight",
+	"in_flight", "bounced_reqs", "zone_open_reqs", "zone_close_reqs",
+	"zone_finish_reqs", "zone_reset_reqs", "resets", "created_ns",
+	"reset_ns",
 };
 
 static void vnote(const char *fmt, va_list ap)
@@ -61,6 +63,21 @@ double now_boottime(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * CLOCK_REALTIME - CLOCK_BOOTTIME: the realtime clock read between two
+ * boottime reads.  Converts the epoch times (CLOCK_BOOTTIME) to Unix time.
+ */
+static double real_offset(void)
+{
+	struct timespec b1, r, b2;
+
+	clock_gettime(CLOCK_BOOTTIME, &b1);
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_BOOTTIME, &b2);
+	return (r.tv_sec - (b1.tv_sec + b2.tv_sec) / 2.0) +
+	       (r.tv_nsec - (b1.tv_nsec + b2.tv_nsec) / 2.0) / 1e9;
+}
+
 /* A sysfs file (one page at most) into buf; 0 or -errno. */
 static int read_file(int dirfd, const char *file, char *buf, size_t len)
 {
@@ -81,7 +98,8 @@ static int read_file(int dirfd, const char *file, char *buf, size_t len)
 
 /*
  * At least n space-separated decimal u64s (more are allowed when
- * @more_ok: "stat" may grow fields at its end), then a newline.
+ * @more_ok: "stat" may grow fields at its end), then a newline.  Returns
+ * 0, or the number of fields found (as -1 - fields) if there are fewer.
  */
 static int parse_u64s(const char *buf, uint64_t *v, size_t n, int more_ok)
 {
@@ -91,20 +109,20 @@ static int parse_u64s(const char *buf, uint64_t *v, size_t n, int more_ok)
 
 	for (i = 0; i < n; i++) {
 		if (*p < '0' || *p > '9')
-			return -1;
+			return -1 - (int)i;
 		errno = 0;
 		v[i] = strtoull(p, &end, 10);
 		if (errno)
-			return -1;
+			return -1 - (int)i;
 		p = end;
 		if (*p == ' ')
 			p++;
 		else if (i + 1 < n)
-			return -1;
+			return *p == '\n' && !p[1] ? -2 - (int)i : -1 - (int)i;
 	}
 	if (*p == '\n' && p[1] == '\0')
 		return 0;
-	return more_ok && p[-1] == ' ' ? 0 : -1;
+	return more_ok && p[-1] == ' ' ? 0 : -1 - (int)n;
 }
 
 struct dir {
@@ -143,24 +161,57 @@ static int get_u64s(const struct dir *dir, const char *file, uint64_t *v,
 
 	if (r)
 		return r;
-	if (parse_u64s(buf, v, n, more_ok))
+	r = parse_u64s(buf, v, n, more_ok);
+	/* a well-formed line that is too short: an older module */
+	if (r < 0 && more_ok && buf[strspn(buf, "0123456789 ")] == '\n' &&
+	    (size_t)(-1 - r) < n)
+		die("%s/%s/%s has %d fields, dmpstat needs %zu: is the dmp module older than dmpstat?",
+		    dir->root, dir->id, file, -1 - r, n);
+	if (r)
 		die("unexpected contents of %s/%s/%s: \"%.*s\"", dir->root,
 		    dir->id, file, (int)strcspn(buf, "\n"), buf);
 	return 0;
+}
+
+/*
+ * "stat", the histograms, then "reset_ns" again: the histograms are of the
+ * epoch of "stat" when it did not change meanwhile (epochs never share a
+ * time).  A reset in between: read them all again.
+ */
+static int counts_read(const struct dir *dir, struct dev *d)
+{
+	static const char *const hist[2][2] = {
+		{ "read_lat_hist", "write_lat_hist" },
+		{ "read_size_hist", "write_size_hist" },
+	};
+	uint64_t reset_ns;
+	int r, i, tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		d->t = now_boottime();
+		r = get_u64s(dir, "stat", d->st, NSTAT, 1);
+		for (i = 0; i < 2 && !r; i++) {
+			r = get_u64s(dir, hist[0][i], d->lat[i], LAT_BUCKETS, 0);
+			if (!r)
+				r = get_u64s(dir, hist[1][i], d->size[i],
+					     SIZE_BUCKETS, 0);
+		}
+		if (!r)
+			r = get_u64s(dir, "reset_ns", &reset_ns, 1, 0);
+		if (r || reset_ns == d->st[S_RESET_NS])
+			return r;
+	}
+	die("the counters of %s/%s are reset faster than they can be read",
+	    dir->root, dir->id);
 }
 
 /* 0 when read, -ENOENT when the directory is gone. */
 static int dev_read(const char *root, int rootfd, const char *id,
 		    struct dev *d)
 {
-	static const char *const hist[2][2] = {
-		{ "read_lat_hist", "write_lat_hist" },
-		{ "read_size_hist", "write_size_hist" },
-	};
 	struct dir dir = { root, id, rootfd, -1 };
-	struct stat st;
 	char buf[512];
-	int r, i;
+	int r;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->id, sizeof(d->id), "%s", id);
@@ -172,12 +223,6 @@ static int dev_read(const char *root, int rootfd, const char *id,
 			return -ENOENT;
 		die("cannot open %s/%s: %s", root, id, strerror(errno));
 	}
-	/*
-	 * A device removed and another created in one interval may get the
-	 * same major:minor, never the same directory inode.
-	 */
-	if (!fstat(dir.fd, &st))
-		d->ino = st.st_ino;
 	if (d->is_all) {
 		strcpy(d->name, "all");
 	} else {
@@ -190,13 +235,7 @@ static int dev_read(const char *root, int rootfd, const char *id,
 			goto out;
 		d->latency = !strcmp(buf, "on\n");
 	}
-	r = get_u64s(&dir, "stat", d->st, NSTAT, 1);
-	for (i = 0; i < 2 && !r; i++) {
-		r = get_u64s(&dir, hist[0][i], d->lat[i], LAT_BUCKETS, 0);
-		if (!r)
-			r = get_u64s(&dir, hist[1][i], d->size[i],
-				     SIZE_BUCKETS, 0);
-	}
+	r = counts_read(&dir, d);
 out:
 	close(dir.fd);
 	return r;
@@ -246,6 +285,7 @@ int snap_read(const char *root, struct snap *s)
 	s->dev = NULL;
 	s->n = 0;
 	s->t = now_boottime();
+	s->real_off = real_offset();
 	dir = opendir(root);
 	if (!dir) {
 		if (errno == ENOENT)
@@ -311,4 +351,48 @@ int selected(const struct select *sel, const struct dev *d)
 const char *dev_label(const struct dev *d)
 {
 	return d->name[0] ? d->name : d->id;
+}
+
+/* The same counting epoch: same node, no reset in between. */
+int same_epoch(const struct dev *a, const struct dev *b)
+{
+	return a->st[S_CREATED_NS] == b->st[S_CREATED_NS] &&
+	       a->st[S_RESET_NS] == b->st[S_RESET_NS];
+}
+
+static void keep_max(uint64_t *now, const uint64_t *then, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (now[i] < then[i])
+			now[i] = then[i];
+}
+
+/*
+ * Within one epoch a counter can still go down by the few requests that
+ * were counted when mapped and then bounced (taken back, see bounced_reqs
+ * in README): keep every counter of @now at least where it was in @then,
+ * so that no interval is negative and the intervals add up.  The counter
+ * catches up as soon as its retry is counted.
+ */
+void keep_monotonic(struct snap *now, const struct snap *then)
+{
+	size_t k;
+	int i;
+
+	for (k = 0; k < now->n; k++) {
+		struct dev *d = &now->dev[k];
+		const struct dev *o = snap_find(then, d->id);
+
+		if (!o || !same_epoch(d, o))
+			continue;
+		keep_max(d->st, o->st, NCOUNTERS);
+		keep_max(&d->st[S_BOUNCED], &o->st[S_BOUNCED],
+			 S_RESETS - S_BOUNCED);
+		for (i = 0; i < 2; i++) {
+			keep_max(d->lat[i], o->lat[i], LAT_BUCKETS);
+			keep_max(d->size[i], o->size[i], SIZE_BUCKETS);
+		}
+	}
 }
