@@ -14,18 +14,30 @@
 #   make uninstall    remove exactly those, depmod again
 #   make deb          Debian packages dmp-dkms and dmp-tools in build/deb/
 #                     (debian/make-deb; tests/deb-check installs them)
-#   make dkms-check   (root) dkms add/build/remove for the guest's kernel
+#   make dkms-check   (root) dkms add/build/remove for each of $(KERNELS)
 #   make check        the whole test suite in a throwaway QEMU guest
 #   make demo         two dmp devices, a short fio job on each, the counters
 #   make check-host   the same tests on this host's kernel (root, needs dm-mod)
-#   make lint         checkpatch --strict, W=1 and sparse, all must be clean
+#   make lint         checkpatch --strict once, W=1 and sparse for each of
+#                     $(KERNELS) (KDIR=...: those headers only); all clean
 #   make bench        dmp against dm-linear and dm-stats in the guest, table
 #                     in bench/results.md (~30 min); QUICK=1: a smoke run
 #                     (~2 min) that leaves bench/results.md alone
 #   make deps         install the Debian packages all of the above need
 #
-# check/demo take KERNEL=stock|debug|<version> (the guest kernel, default
-# stock = Debian's linux-image-amd64) and T="<test> ..." (default: all).
+# check/demo take KERNEL=<name> (the guest kernel, default stock) and
+# T="<test> ..." (default: all).  Kernel names (tests/kernel.sh; each
+# installs what it needs, cached in DMP_CACHE=/var/cache/dmp):
+#   stock           Debian 12's kernel (linux-image-amd64: 6.1)
+#   backports       the newest kernel of bookworm-backports (6.12 today),
+#                   installed on the host through a private apt configuration
+#   newest          the newest kernel of trixie-backports (7.3 today), built
+#                   for in a trixie tree, booted unpacked
+#   debug           the newest sanitizer kernel in ../shared/kernels (or
+#                   DMP_DEBUG_DEBS); debug-<series>: of that series (debug-6.1)
+#   <version>       an installed kernel
+# lint and dkms-check take KERNELS="<name> ..." (default: the three supported
+# kernels, "stock backports newest").
 # bench takes KERNEL, QUICK=1, TCG=icount|single|multi and ARGS="<bench/guest args>"
 # (e.g. ARGS="--rounds 9 --runtime 15"; see bench/run --help).
 
@@ -39,6 +51,7 @@ KDIR := $(firstword $(wildcard /lib/modules/$(KVER)/build) \
 endif
 
 KERNEL ?= stock
+KERNELS ?= stock backports newest
 T ?=
 QUICK ?=
 TCG ?=
@@ -126,7 +139,7 @@ uninstall:
 
 dkms-check:
 	tests/install-deps build guest dkms
-	tests/dkms-check
+	tests/dkms-check $(KERNELS)
 
 clean:
 	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
@@ -153,7 +166,7 @@ demo:
 
 lint:
 	tests/install-deps build lint
-	tests/lint "$(KDIR)"
+	tests/lint $(if $(filter command line environment,$(origin KDIR)),--kdir "$(KDIR)") $(KERNELS)
 
 bench:
 	tests/install-deps build guest bench

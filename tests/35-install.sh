@@ -22,7 +22,28 @@ if [ "$(dmsetup ls 2>&1)" != "No devices found" ]; then
 fi
 kdir=$(readlink -f "/lib/modules/$kver/build" || true)	# before /lib/modules is replaced
 [ -e "$kdir/Makefile" ] || kdir=${DMP_MODROOT:-/}/usr/src/linux-headers-$kver
+if [ ! -e "$kdir/Makefile" ] && [ "${DMP_KROOT:-/}" != / ]; then
+	# Headers in another root (newest: the trixie tree, tests/kernel.sh),
+	# whose Makefile includes its sources by absolute path: a headers
+	# directory of links to it, with that Makefile under the tree's root.
+	real=$DMP_KROOT$DMP_KDIR
+	kdir=$DMP_TMP/kdir
+	mkdir -p "$kdir"
+	for e in "$real"/* "$real"/.[!.]*; do
+		[ "${e##*/}" = Makefile ] || ln -s "$e" "$kdir/"
+	done
+	sed -e "s|^KBUILD_OUTPUT=.*|KBUILD_OUTPUT=$kdir|" -e "s|^include /|include $DMP_KROOT/|" \
+		"$real/Makefile" >"$kdir/Makefile"
+fi
 [ -e "$kdir/Makefile" ] || fail "no headers for $kver"
+# The kernel's own module compression (Debian's from 6.12 on: .ko.xz):
+# modules_install compresses dmp.ko the same way.
+case $(grep -E '^CONFIG_MODULE_COMPRESS_(GZIP|XZ|ZSTD)=y' "$kdir/.config" || true) in
+*GZIP*)	zext=.gz unz="gzip -dc" ;;
+*XZ*)	zext=.xz unz="xz -dc" ;;
+*ZSTD*)	zext=.zst unz="zstd -dcq" ;;
+*)	zext= unz=cat ;;
+esac
 
 # What to put back: dm_mod's other users, dmp.ko from tests/run.
 holders=()
@@ -78,7 +99,7 @@ man1=/usr/local/share/man/man1
 # /lib/modules: a tmpfs with this kernel's dm-mod.ko and what it needs.
 orig=${DMP_MODROOT:-/}/lib/modules/$kver
 moddir=/lib/modules/$kver
-dm_deps=$(sed -n 's|^\(kernel/drivers/md/dm-mod.ko\):|\1|p' "$orig/modules.dep")
+dm_deps=$(sed -n 's|^\(kernel/drivers/md/dm-mod\.ko[.a-z]*\):|\1|p' "$orig/modules.dep")
 [ -n "$dm_deps" ] || [ $dm_loadable = 0 ] || fail "no dm-mod.ko in $orig/modules.dep"
 stage=$DMP_TMP/modules/$kver
 mkdir -p "$stage"
@@ -104,7 +125,9 @@ rm -f "$tree"/*.mod.c
 cp -p "$DMP_SRC/tests/kernel.sh" "$tree/tests/"
 cp -rp "$DMP_SRC/tools" "$tree/"
 cp "$DMP_KO" "$tree/dmp.ko"
-echo "$tree/dmp.ko" >"$tree/modules.order"
+# kbuild's own modules.order of that build (6.1: the module's path, later:
+# dmp.o), moved to the copy.
+sed "s|^.*/|$tree/|" "$DMP_OUT/modules.order" >"$tree/modules.order"
 
 log "make install KDIR=$kdir"
 make -C "$tree" install KDIR="$kdir" >"$DMP_TMP/install.log" 2>&1 || {
@@ -113,14 +136,15 @@ make -C "$tree" install KDIR="$kdir" >"$DMP_TMP/install.log" 2>&1 || {
 }
 cat "$DMP_TMP/install.log"
 assert_eq "$(grep -cE '^ +(CC|LD) ' "$DMP_TMP/install.log")" 0 "compilations by make install"
-ko=$moddir/updates/dmp.ko
-cmp "$ko" "$DMP_KO" || fail "$ko is not the module built for $kver"
+assert_eq "$(cd "$moddir/updates" && echo dmp.ko*)" "dmp.ko$zext" "what is installed in updates/"
+ko=$moddir/updates/dmp.ko$zext
+$unz "$ko" | cmp - "$DMP_KO" || fail "$ko is not the module built for $kver"
 echo "ok: $ko is the module built for $kver"
 assert_eq "$(modinfo -n dmp)" "$ko" "modinfo -n dmp"
 if [ $dm_loadable = 1 ]; then
 	assert_eq "$(modinfo -F depends dmp)" dm-mod "modinfo -F depends dmp"
-	assert_match "$(grep '^updates/dmp.ko:' "$moddir/modules.dep")" \
-		'^updates/dmp.ko: kernel/drivers/md/dm-mod.ko' "modules.dep"
+	assert_match "$(grep '^updates/dmp.ko' "$moddir/modules.dep")" \
+		"^updates/dmp.ko$zext: kernel/drivers/md/dm-mod.ko$zext" "modules.dep"
 fi
 for t in dmpstat dmptrace dmp-plot; do
 	[ -x "/usr/local/bin/$t" ] || fail "/usr/local/bin/$t not installed"

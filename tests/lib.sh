@@ -309,8 +309,8 @@ dm_rename() {
 
 # --- helpers for the reliability tests (11 and up)
 
-# True on the sanitizer kernel (tests/run -k debug), where counts are scaled.
-on_debug_kernel() { [ "${DMP_KERNEL:-}" = debug ] || [ -e /sys/kernel/debug/kmemleak ]; }
+# True on a sanitizer kernel (tests/run -k debug...: KASAN), where counts are scaled.
+on_debug_kernel() { [ "${DMP_SANITIZER:-0}" = 1 ] || [ -e /sys/kernel/debug/kmemleak ]; }
 
 # dmb_start: one dmbatch process (tests/dmbatch.c) for the whole test, so
 # that thousands of device-mapper operations cost no exec each.
@@ -426,4 +426,49 @@ dt_instances() {
 	for f in /sys/kernel/tracing/instances/dmptrace-*; do
 		[ ! -e "$f" ] || echo "${f##*/}"
 	done
+}
+
+# --- device-mapper's own verdict on a device, the oracle where kernels differ
+
+# dmp_lookup_msg ERRNO-NAME: dmp's message (dmp_device_error() in dmp.c) for
+# a device that dm_get_device() refused with that errno, with the errno as
+# device-mapper prints it after the message.
+dmp_lookup_msg() {
+	case $1 in
+	-ENODEV)	echo "No such block device ($1)" ;;
+	-ENXIO)		echo "Block device not present ($1)" ;;
+	-EOVERFLOW)	echo "Device number out of range ($1)" ;;
+	-EBUSY)		echo "Device is held exclusively by someone else ($1)" ;;
+	-EACCES|-EROFS)	echo "Device cannot be opened in the table's mode ($1)" ;;
+	*)		echo "Device lookup failed ($1)" ;;
+	esac
+}
+
+# linear_verdict create|reload NAME DEVICE: what device-mapper itself says
+# about DEVICE on this kernel, from a dm-linear table "0 8 linear DEVICE 0"
+# created as NAME or loaded into NAME: dm-linear's constructor passes on
+# dm_get_device()'s errno, which changed between kernels (6.1: ENODEV for
+# any path that is not a block device; 6.12: lookup_bdev()'s ENOENT or
+# ENOTBLK, and EINVAL for a table onto its own device).  VERDICT is "ok"
+# (accepted: a created device is removed again, a loaded table cleared;
+# nothing is resumed onto itself) or the errno's name (-ENOENT), VERDICT_TEXT
+# dmsetup's text for it ("No such file or directory").
+linear_verdict() {
+	local out
+	dmesg_mark
+	if out=$(timeout 60 dmsetup "$1" "$2" --table "0 8 linear $3 0" 2>&1); then
+		VERDICT=ok VERDICT_TEXT=
+		if [ "$1" = create ]; then
+			dmsetup remove "$2"
+		else
+			timeout 60 dmsetup clear "$2"
+		fi
+		echo "# device-mapper accepts $3 (dm-linear)"
+		return 0
+	fi
+	VERDICT_TEXT=$(sed -n 's/.* failed: //p' <<<"$out" | head -n 1)
+	VERDICT=$(dmesg_since | sed -n 's/.*device-mapper: table: [0-9:]*: linear: .* (\(-E[A-Z0-9]*\))$/\1/p' | tail -n 1)
+	[ -n "$VERDICT_TEXT" ] && [ -n "$VERDICT" ] ||
+		fail "no verdict from dm-linear on $3: '$out', dmesg: $(dmesg_since)"
+	echo "# device-mapper refuses $3 with $VERDICT ($VERDICT_TEXT)"
 }
