@@ -86,7 +86,10 @@ static char *dmp_device_error(int r)
 {
 	switch (r) {
 	case -ENODEV:
+	case -ENOENT:
 		return "No such block device";
+	case -ENOTBLK:
+		return "Not a block device";
 	case -ENXIO:
 		return "Block device not present";
 	case -EOVERFLOW:
@@ -105,14 +108,9 @@ static char *dmp_device_error(int r)
 static int dmp_check_range(struct dm_target *ti, struct dmp_target *dt)
 {
 	struct block_device *bdev = dt->dev->bdev;
-	struct mapped_device *md = dm_table_get_md(ti->table);
 	sector_t lbs = bdev_logical_block_size(bdev) >> SECTOR_SHIFT;
 	sector_t end;
 
-	if (bdev->bd_dev == disk_devt(dm_disk(md))) {
-		ti->error = "Device cannot map onto itself";
-		return -ELOOP;
-	}
 	if (check_add_overflow(dt->start, ti->len, &end) ||
 	    end > bdev_nr_sectors(bdev)) {
 		ti->error = "Target range exceeds the end of the device";
@@ -140,6 +138,7 @@ static int dmp_check_range(struct dm_target *ti, struct dmp_target *dt)
 static int dmp_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct dmp_target *dt;
+	dev_t devt;
 	int r;
 
 	if (argc < 1 || argc > 2) {
@@ -156,6 +155,18 @@ static int dmp_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (argc == 2 && dmp_parse_sector(argv[1], &dt->start)) {
 		ti->error = "Invalid device offset";
 		r = -EINVAL;
+		goto bad;
+	}
+
+	/*
+	 * A table onto its own device would deadlock once resumed.  Checked
+	 * first: newer kernels refuse it in dm_get_device() (EINVAL), but
+	 * without saying why.
+	 */
+	if (!dmp_devt_from_path(argv[0], &devt) &&
+	    devt == disk_devt(dm_disk(dm_table_get_md(ti->table)))) {
+		ti->error = "Device cannot map onto itself";
+		r = -ELOOP;
 		goto bad;
 	}
 

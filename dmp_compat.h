@@ -25,6 +25,21 @@
  * of its targets declares them (487d1a9cb586 "dm-table: atomic writes
  * support", 6.14).  Before, there is nothing to declare.
  */
+/*
+ * The device a table argument names, as dm_get_device() finds it:
+ * dm_get_dev_t() became dm_devt_from_path(), which returns an errno (6.5,
+ * in the series that removed name_to_dev_t()).
+ */
+static inline int dmp_devt_from_path(const char *path, dev_t *devt)
+{
+#ifdef DMP_HAVE_DM_DEVT_FROM_PATH
+	return dm_devt_from_path(path, devt);
+#else
+	*devt = dm_get_dev_t(path);
+	return *devt ? 0 : -ENODEV;
+#endif
+}
+
 #ifndef DM_TARGET_ATOMIC_WRITES
 #define DM_TARGET_ATOMIC_WRITES		0
 #endif

@@ -435,7 +435,8 @@ dt_instances() {
 # device-mapper prints it after the message.
 dmp_lookup_msg() {
 	case $1 in
-	-ENODEV)	echo "No such block device ($1)" ;;
+	-ENODEV|-ENOENT) echo "No such block device ($1)" ;;
+	-ENOTBLK)	echo "Not a block device ($1)" ;;
 	-ENXIO)		echo "Block device not present ($1)" ;;
 	-EOVERFLOW)	echo "Device number out of range ($1)" ;;
 	-EBUSY)		echo "Device is held exclusively by someone else ($1)" ;;
