@@ -31,8 +31,16 @@ refused=0
 # leave no inactive table; never resumes.  dmp refuses it with ELOOP and
 # "Device cannot map onto itself", before dm_get_device() (which, on 6.1,
 # accepts it, and from 6.12 on refuses it with a bare EINVAL).
+# With a 4th argument "lookup": the device does not resolve at all, and the
+# errno is device-mapper's own for it, as dm-linear gets it (tests/lib.sh,
+# linear_verdict), with dmp's message for that errno.
 refuse() {
 	local out errno="Too many levels of symbolic links" msg="Device cannot map onto itself (-ELOOP)"
+	if [ "${4:-}" = lookup ]; then
+		linear_verdict reload "$1" "$(tail -n 1 <<<"$2" | awk '{ print $4 }')"
+		[ "$VERDICT" != ok ] || fail "$3: dm-linear accepts it"
+		errno=$VERDICT_TEXT msg=$(dmp_lookup_msg "$VERDICT")
+	fi
 	dmesg_mark
 	if out=$(timeout 60 dmsetup reload "$1" --table "$2" 2>&1); then
 		timeout 60 dmsetup clear "$1"
@@ -59,12 +67,13 @@ timeout 60 dmsetup resume self || fail "resume"
 refuse self "0 $sz dmp /dev/mapper/self" "live, by path"
 
 # A new device with no table yet (its disk only appears once its first
-# table is in, so dm_get_device() could not even open it): refused as
-# mapping onto itself all the same.
+# table is in, so dm_get_device() could not even open it): by number,
+# refused as mapping onto itself all the same; its node does not exist yet,
+# so by path it is no device at all.
 dmsetup create self-new --notable
 _dm_names+=(self-new)
 refuse self-new "0 8 dmp $(dm_devt self-new)" "new device without a table, by number"
-refuse self-new "0 8 dmp /dev/mapper/self-new" "new device without a table, by path"
+refuse self-new "0 8 dmp /dev/mapper/self-new" "new device without a table, by path" lookup
 assert_eq "$(ls "$DMP_STAT")" "${dir##*/}
 all
 self" "entries of stat/ after the refused table of self-new"

@@ -180,6 +180,9 @@ clean "after the reload test" fz
 # the kernel's: failing them makes its tracing setup WARN and vmalloc dump
 # stacks, which are no faults of dmp.
 dmb_ok remove "$next"
+# fail_function's probe on dmp_stats_init() (not called by insmod) goes
+# with the module.
+[ ! -d "$dbg/fail_function" ] || echo >"$dbg/fail_function/inject"
 dmb_ok rmmod dmp
 dmb fail 1000000 insmod "$DMP_KO"
 [[ $DMB == "ok nth="* ]] || fail "insmod with nothing failing: $DMB"
