@@ -166,7 +166,7 @@ blk0=("${BLK[@]}")
 run_fio "$DMP_TMP/a.json" --name=after-reset --filename=/dev/mapper/rs-a \
 	--direct=1 --rw=randrw --rwmixread=50 --ioengine=psync \
 	--bssplit=512/20:4k/40:64k/40 --size=8m --io_size="$(scaled 4)"m \
-	--fsync=16 --randrepeat=0
+	--fsync=4 --randrepeat=0
 read -r fr frb fw fwb fs < <(fio_get "$DMP_TMP/a.json" '.jobs[0] |
 	[.read.total_ios, .read.io_bytes, .write.total_ios, .write.io_bytes, .sync.total_ios] | @tsv')
 log "fio: $fr reads ($frb bytes), $fw writes ($fwb bytes), $fs fsyncs"
