@@ -83,15 +83,20 @@ static void usage(FILE *f)
 "permission, unknown device or file, bad arguments).\n", f);
 }
 
+static void vnote(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("dmptrace: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void note(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
 	va_start(ap, fmt);
-	fputs("dmptrace: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vnote(fmt, ap);
 	va_end(ap);
 }
 
@@ -99,11 +104,8 @@ void die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
 	va_start(ap, fmt);
-	fputs("dmptrace: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vnote(fmt, ap);
 	va_end(ap);
 	exit(1);		/* cleanup() runs */
 }
