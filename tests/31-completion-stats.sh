@@ -98,24 +98,35 @@ echo "ok: ${delay_ms} ms - 1 tick = $min ns <= dmp mean $mean ns <= fio mean $fi
 hist write_lat_hist
 assert_eq "$(sum "${H[@]}")" 0 "write_lat_hist total"
 
-# --- in flight: 8 requests queued below dmp for 40 ms each
-bg fio --name=q --filename="$(dm_node lat)" --direct=1 --ioengine=libaio --iodepth=8 \
-	--rw=randread --bs=4k --size=8m --number_ios=160 --output=/dev/null
-# Sampled until the queue is seen full (fio keeps it full for ~0.8 s, once
-# it has started: that alone can take seconds on the sanitizer kernel).
+# --- in flight: 8 requests queued below dmp for a second each, submitted
+# 8 at a time, so that the queue is full nearly all the time even on the
+# sanitizer kernel under TCG (at 40 ms each, one at a time, it took about
+# as long to complete and resubmit a request as dm-delay held it, and was
+# never seen with 8 queued); fio runs until the full queue has been seen.
+dm_create dlyq "0 $sectors delay $dev 0 1000"
+dmp_create q /dev/mapper/dlyq
+dq=$(stat_dir q)
+bg fio --name=q --filename="$(dm_node q)" --direct=1 --ioengine=libaio --iodepth=8 \
+	--iodepth_batch_submit=8 --rw=randread --bs=4k --size=8m --time_based --runtime=300 \
+	--output=/dev/null
+fio_pid=$!
 max=0
-blk=$(dm_block lat)
+blk=$(dm_block q)
 for _ in $(seq 1 600); do
-	read -r v <"$d/in_flight"
-	read -r br bw <"$blk/inflight"
+	read -r v <"$dq/in_flight"
+	read -r br _ <"$blk/inflight"
 	[ "$v" -le 8 ] || fail "in_flight $v with fio's queue depth 8"
 	[ "$v" -gt "$max" ] && max=$v
 	[ "$v" -eq 8 ] && [ "$br" -eq 8 ] && break
 	sleep 0.05
 done
+kill -INT "$fio_pid" 2>/dev/null || true
 assert_eq "$max" 8 "highest in_flight seen while fio keeps 8 requests queued"
+assert_eq "$br" 8 "the dm device's inflight then"
 wait
-assert_eq "$(<"$d/in_flight")" 0 "in_flight after fio"
+assert_eq "$(<"$dq/in_flight")" 0 "in_flight after fio"
+dm_remove q
+dm_remove dlyq
 
 # --- a reload keeps everything, a reset zeroes everything (but in_flight)
 before=$(cat "$d"/*_hist "$d/read_lat_ns" "$d/stat")
