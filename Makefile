@@ -9,7 +9,8 @@
 #                     pkg-config); "make tools/dmpstat" builds dmpstat alone
 #   make install      (root) dmp.ko into /lib/modules/<kver>/updates, depmod,
 #                     dmpstat, dmptrace and dmp-plot into $(PREFIX)/bin, their
-#                     manual pages into $(MANDIR)/man1; DESTDIR= and
+#                     manual pages into $(MANDIR)/man1 and the target's,
+#                     dmp(4), into $(MANDIR)/man4; DESTDIR= and
 #                     PREFIX= (default /usr/local) are honoured
 #   make uninstall    remove exactly those, depmod again
 #   make deb          Debian packages dmp-dkms and dmp-tools in build/deb/
@@ -60,8 +61,10 @@ ARGS ?=
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
-# Every manual page of the tools (section 1).
+# Every manual page of the tools (section 1) and the target's (section 4,
+# devices, as md(4) and loop(4)).
 MAN1 := $(wildcard tools/*.1)
+MAN4 := $(wildcard docs/*.4)
 DESTDIR ?=
 # Into a staging tree (DESTDIR) depmod is the package's job on the target.
 DEPMOD ?= $(if $(DESTDIR),true,depmod)
@@ -127,6 +130,8 @@ install-tools: tools
 	install -m 0755 tools/dmpstat tools/dmptrace tools/dmp-plot $(DESTDIR)$(BINDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man1
 	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	install -d $(DESTDIR)$(MANDIR)/man4
+	$(if $(MAN4),install -m 0644 $(MAN4) $(DESTDIR)$(MANDIR)/man4/)
 
 uninstall:
 	@test -n "$(KREL)" || { echo "No kernel headers for $(KVER): set KDIR="; exit 1; }
@@ -136,6 +141,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/dmpstat $(DESTDIR)$(BINDIR)/dmptrace \
 		$(DESTDIR)$(BINDIR)/dmp-plot
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man4/,$(notdir $(MAN4)))
 
 dkms-check:
 	tests/install-deps build guest dkms

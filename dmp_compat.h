@@ -21,11 +21,6 @@
 #include <linux/device-mapper.h>
 
 /*
- * Atomic writes (REQ_ATOMIC, 6.11) pass through a dm device only if each
- * of its targets declares them (487d1a9cb586 "dm-table: atomic writes
- * support", 6.14).  Before, there is nothing to declare.
- */
-/*
  * The device a table argument names, as dm_get_device() finds it:
  * dm_get_dev_t() became dm_devt_from_path(), which returns an errno (6.5,
  * in the series that removed name_to_dev_t()).
@@ -40,6 +35,11 @@ static inline int dmp_devt_from_path(const char *path, dev_t *devt)
 #endif
 }
 
+/*
+ * Atomic writes (REQ_ATOMIC, 6.11) pass through a dm device only if each
+ * of its targets declares them (487d1a9cb586 "dm-table: atomic writes
+ * support", 6.14).  Before, there is nothing to declare.
+ */
 #ifndef DM_TARGET_ATOMIC_WRITES
 #define DM_TARGET_ATOMIC_WRITES		0
 #endif

@@ -12,10 +12,14 @@
 # Requests larger than the device takes in one piece bounce every time:
 # counted once each, and as sequential as without the bounce (one CPU
 # online, so that the per-CPU sequentiality does not depend on where
-# io_uring's worker runs).  Polled io_uring (--hipri) on a polling device
-# is counted exactly.
+# io_uring's worker runs).  Two dmptrace runs trace the 128 KiB reads at
+# once: "-r" logs exactly fio's requests (its I/O log: sectors and sizes,
+# error 0), "--bounces -r" also each bounce (error -11, the same sectors)
+# and counts them apart in its summary.  Polled io_uring (--hipri) on a
+# polling device is counted exactly.
 . "$(dirname "$0")/lib.sh"
 
+[ -x "$DMPTRACE" ] || fail "no $DMPTRACE (make tools)"
 n_ios=$(scaled 400)
 
 # counts DIR: "r w rb wb re we bounced" of a stat directory.
@@ -96,21 +100,54 @@ seq_run() {	# ENGINE RW: sequential 128 KiB requests, one at a time
 	blk_read "$(dm_block bb)"
 	b0=("${BLK[@]}")
 	run_fio "$DMP_TMP/big-$1-$2.json" --name=big --filename=/dev/mapper/bb --ioengine="$1" \
-		--direct=1 --iodepth=1 --rw="$2" --bs=128k --number_ios="$n_big" --size=128m
+		--direct=1 --iodepth=1 --rw="$2" --bs=128k --number_ios="$n_big" --size=128m \
+		--write_iolog="$DMP_TMP/big-$1-$2.iolog"
 	blk_read "$(dm_block bb)"
 	read -ra S <"$d/stat"
+}
+# dt_json FILE ERROR: the records of dmptrace's JSON log FILE with that
+# error, as "R sector bytes", sorted; any other record as "bad ...".
+dt_json() {
+	jq -r --arg e "$2" --arg d "$(dm_devt bb)" 'select(.rwbs) | select(.error == ($e | tonumber)) |
+		if .devt != $d or (.rwbs | test("R") | not) then "bad \(.devt) \(.rwbs)"
+		else "R \(.sector) \(.bytes)" end' "$1" | sort
 }
 for rw in read write; do
 	k=0 what=reads
 	[ $rw = read ] || { k=1 what=writes; }
 	seq_run psync $rw
 	psync_line="${S[*]:0:11} ${S[14]}"
+	[ $rw = write ] || { dt_start br -d bb -r -j; dt_start bbo -d bb -r --bounces -j; }
 	seq_run io_uring $rw
 	read -r fn fb < <(fio_get "$DMP_TMP/big-io_uring-$rw.json" ".jobs[0].$rw | [.total_ios, .io_bytes] | @tsv")
 	assert_eq "$fn $fb" "$n_big $((n_big << 17))" "128 KiB $what issued by fio"
 	assert_eq "${S[k]} ${S[2 + k]}" "$fn $fb" "128 KiB $what counted by dmp"
 	assert_eq "${S[14]}" "$n_big" "bounces of 128 KiB $what (each one)"
 	assert_eq "$((BLK[1 + 4 * k] - b0[1 + 4 * k]))" "$((2 * n_big))" "$what in the dm diskstats (twice each)"
+	if [ $rw = read ]; then
+		dt_stop br
+		assert_eq "$DT_RC" 0 "dmptrace -r: exit status"
+		dt_stop bbo
+		assert_eq "$DT_RC" 0 "dmptrace -r --bounces: exit status"
+		awk '$3 == "read" { printf "R %d %d\n", $4 / 512, $5 }' \
+			"$DMP_TMP/big-io_uring-read.iolog" | sort >"$DMP_TMP/big.want"
+		assert_eq "$(wc -l <"$DMP_TMP/big.want")" "$n_big" "reads in fio's I/O log"
+		dt_json "$DMP_TMP/br.out" 0 >"$DMP_TMP/br.got"
+		assert_eq "$(diff "$DMP_TMP/big.want" "$DMP_TMP/br.got")" "" "dmptrace -r vs fio's I/O log"
+		assert_eq "$(jq -s '[.[] | select(.rwbs)] | length' "$DMP_TMP/br.out")" "$n_big" \
+			"dmptrace -r: records (no bounce among them)"
+		assert_eq "$(jq -r 'select(.summary) | .summary | "\(.read) \(.write) \(.bounced) \(.bounces_shown) \(.dropped)"' \
+			"$DMP_TMP/br.out")" "$n_big 0 0 false 0" "dmptrace -r: summary (reads, writes, bounced, shown, dropped)"
+		dt_json "$DMP_TMP/bbo.out" 0 >"$DMP_TMP/bbo.got"
+		assert_eq "$(diff "$DMP_TMP/big.want" "$DMP_TMP/bbo.got")" "" "dmptrace --bounces: serviced reads vs fio's I/O log"
+		dt_json "$DMP_TMP/bbo.out" -11 >"$DMP_TMP/bbo.bounced"
+		assert_eq "$(diff "$DMP_TMP/big.want" "$DMP_TMP/bbo.bounced")" "" \
+			"dmptrace --bounces: a bounce (error -11) at each request's sector and size"
+		assert_eq "$(jq -r 'select(.summary) | .summary | "\(.requests) \(.errors) \(.bounced) \(.bounces_shown)"' \
+			"$DMP_TMP/bbo.out")" "$((2 * n_big)) 0 $n_big true" \
+			"dmptrace --bounces: summary (records, errors, bounced, shown)"
+		echo "ok: dmptrace -r logged fio's $n_big reads; --bounces also their $n_big bounces"
+	fi
 	if [ $one_cpu = 0 ]; then
 		log "more than one CPU online: sequential counts not compared"
 		continue

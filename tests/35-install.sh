@@ -3,7 +3,8 @@
 # made writable for the test (the guest's root is read-only): dmp.ko lands
 # in /lib/modules/<kver>/updates and modules.dep; with dmp and dm_mod
 # unloaded, "modprobe dmp" loads both; the installed dmpstat, dmptrace and
-# dmp-plot run from PATH, their manual pages are in /usr/local/share/man/man1;
+# dmp-plot run from PATH, their manual pages are in /usr/local/share/man/man1
+# and the target's, dmp(4), in man4, every page groff -ww clean;
 # "make uninstall" removes exactly what was installed (the module tree,
 # /usr/local/bin and the manual pages list the same files as before).  The tree
 # is a copy of the project with the dmp.ko that tests/run built for this
@@ -95,6 +96,7 @@ else
 	_mounts+=(/usr/local/share/man)
 fi
 man1=/usr/local/share/man/man1
+man4=/usr/local/share/man/man4
 
 # /lib/modules: a tmpfs with this kernel's dm-mod.ko and what it needs.
 orig=${DMP_MODROOT:-/}/lib/modules/$kver
@@ -114,7 +116,7 @@ depmod -a "$kver"
 listing() { (cd "$1" && find . | sort); }
 listing "$moddir" >"$DMP_TMP/mod.before"
 ls -A /usr/local/bin >"$DMP_TMP/bin.before"
-ls -A "$man1" >"$DMP_TMP/man.before" 2>/dev/null || true
+{ ls -A "$man1"; ls -A "$man4"; } >"$DMP_TMP/man.before" 2>/dev/null || true
 
 # A copy of the project, built: sources, then the module and tools newer.
 tree=$DMP_TMP/tree
@@ -124,6 +126,8 @@ cp -p "$DMP_SRC"/*.c "$DMP_SRC"/*.h "$DMP_SRC/Kbuild" "$DMP_SRC/Makefile" \
 rm -f "$tree"/*.mod.c
 cp -p "$DMP_SRC/tests/kernel.sh" "$tree/tests/"
 cp -rp "$DMP_SRC/tools" "$tree/"
+mkdir -p "$tree/docs"
+cp -p "$DMP_SRC"/docs/*.4 "$tree/docs/"
 cp "$DMP_KO" "$tree/dmp.ko"
 # kbuild's own modules.order of that build (6.1: the module's path, later:
 # dmp.o), moved to the copy.
@@ -157,7 +161,14 @@ for m in "$tree"/tools/*.1; do
 done
 [ $pages -ge 3 ] || fail "only $pages manual pages in tools/"
 [ -f "$man1/dmptrace.1" ] || fail "dmptrace.1 not installed"
-echo "ok: $pages manual pages in $man1"
+cmp "$tree/docs/dmp.4" "$man4/dmp.4" || fail "$man4/dmp.4 is not docs/dmp.4"
+echo "ok: $pages manual pages in $man1, dmp.4 in $man4"
+# Every installed page formats without a warning of groff's (-ww: all of
+# them), as man --warnings would show them.
+for m in "$man1"/*.1 "$man4"/dmp.4; do
+	assert_eq "$(groff -ww -man -z -Tutf8 "$m" 2>&1)" "" "groff -ww warnings in ${m##*/}"
+done
+echo "ok: groff -ww clean: $(cd /usr/local/share/man && echo man1/*.1 man4/dmp.4)"
 
 # modprobe dmp, from nothing loaded: dm_mod comes along.
 for m in "${holders[@]}"; do
@@ -191,6 +202,7 @@ log "make uninstall KDIR=$kdir"
 make -C "$tree" uninstall KDIR="$kdir" || fail "make uninstall failed"
 [ ! -e "$ko" ] || fail "$ko still there"
 [ ! -e /usr/local/share/man/man1/dmptrace.1 ] || fail "dmptrace.1 still there"
+[ ! -e "$man4/dmp.4" ] || fail "dmp.4 still there"
 must_fail modinfo dmp
 must_fail modprobe -n dmp
 if grep -q dmp "$moddir/modules.dep"; then fail "dmp in modules.dep"; fi
@@ -198,6 +210,6 @@ listing "$moddir" >"$DMP_TMP/mod.after"
 diff "$DMP_TMP/mod.before" "$DMP_TMP/mod.after" || fail "$moddir differs after uninstall"
 ls -A /usr/local/bin >"$DMP_TMP/bin.after"
 diff "$DMP_TMP/bin.before" "$DMP_TMP/bin.after" || fail "/usr/local/bin differs after uninstall"
-ls -A "$man1" >"$DMP_TMP/man.after" 2>/dev/null || true
-diff "$DMP_TMP/man.before" "$DMP_TMP/man.after" || fail "$man1 differs after uninstall"
-echo "ok: make uninstall left $moddir, /usr/local/bin and $man1 as they were"
+{ ls -A "$man1"; ls -A "$man4"; } >"$DMP_TMP/man.after" 2>/dev/null || true
+diff "$DMP_TMP/man.before" "$DMP_TMP/man.after" || fail "$man1, $man4 differ after uninstall"
+echo "ok: make uninstall left $moddir, /usr/local/bin, $man1 and $man4 as they were"

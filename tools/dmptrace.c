@@ -48,8 +48,9 @@ static void usage(FILE *f)
 "operation (RWBS), sector, size, latency, error, pid and comm of the task\n"
 "that submitted it, and with -f/-t the files it touched.  From the\n"
 "dmp:dmp_complete trace event, in a tracefs instance of its own, filtered in\n"
-"the kernel.  Runs until SIGINT or SIGTERM, or for DURATION (seconds, or\n"
-"with a suffix s, m, h), then prints a summary line on stderr.\n"
+"the kernel.  Runs until SIGINT, SIGTERM, SIGHUP or SIGQUIT, or for\n"
+"DURATION (seconds, or with a suffix s, m, h), then prints a summary line\n"
+"on stderr.\n"
 "\n"
 "  -d, --device DEV    only DEV: a device-mapper name, major:minor or a path\n"
 "                      to its node; may be repeated (default: every dmp\n"
@@ -274,16 +275,23 @@ static int flush_out(void)
 static void summary_line(const struct opts *o, double secs, uint64_t dropped,
 			 const uint64_t *per_cpu, int ncpu, unsigned long kb)
 {
+	char bounced[32];
 	int i;
 
-	note("%llu requests (%llu reads, %llu writes, %llu flushes, %llu discards, %llu other; %llu failed%s%llu bounced) in %.3f s; %llu events dropped by the kernel%s",
+	/* Without --bounces the kernel filter drops them: none to count. */
+	if (o->t.bounces)
+		snprintf(bounced, sizeof(bounced), "%llu bounced",
+			 (unsigned long long)total.bounced);
+	else
+		snprintf(bounced, sizeof(bounced), "bounces not traced");
+	note("%llu requests (%llu reads, %llu writes, %llu flushes, %llu discards, %llu other; %llu failed, %s) in %.3f s; %llu events dropped by the kernel%s",
 	     (unsigned long long)total.reqs, (unsigned long long)total.op[OP_READ],
 	     (unsigned long long)total.op[OP_WRITE],
 	     (unsigned long long)total.op[OP_FLUSH],
 	     (unsigned long long)total.op[OP_DISCARD],
 	     (unsigned long long)total.op[OP_OTHER],
-	     (unsigned long long)total.errors, o->t.bounces ? ", " : ", not shown: ",
-	     (unsigned long long)total.bounced, secs, (unsigned long long)dropped,
+	     (unsigned long long)total.errors, bounced, secs,
+	     (unsigned long long)dropped,
 	     dropped ? " (ring buffer overrun: a larger -b, or fewer requests)" : "");
 	if (!o->json || !out)
 		return;
