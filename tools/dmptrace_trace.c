@@ -41,6 +41,7 @@ struct cpu_reader {
 	int fd;
 	struct tracefs_cpu *tcpu;
 	void *page;
+	int nobuf;		/* the last read found no buffer: CPU offline */
 };
 
 static char *tracing_dir;
@@ -592,8 +593,14 @@ struct ev *trace_read(int timeout_ms, int watch_fd, int *gone, size_t *n)
 	size_t *run;
 
 	nbatch = 0;
+	/*
+	 * A CPU that is offline has no ring buffer: its poll() always says
+	 * "ready" (an error) and a read fails with ENODEV.  It is left out of
+	 * poll() and tried again at every call, so that a CPU brought online
+	 * (which gets a buffer then) is read from then on.
+	 */
 	for (i = 0; i < ncpus; i++) {
-		pfd[i].fd = cpus[i].fd;
+		pfd[i].fd = cpus[i].nobuf ? -1 : cpus[i].fd;
 		pfd[i].events = POLLIN;
 	}
 	/* a pipe whose reader went away reports POLLERR */
@@ -614,7 +621,8 @@ struct ev *trace_read(int timeout_ms, int watch_fd, int *gone, size_t *n)
 			decode(&cpus[i]);
 			got = 1;
 		}
-		if (r < 0 && errno != EAGAIN && errno != EINTR)
+		cpus[i].nobuf = r < 0 && errno == ENODEV;
+		if (r < 0 && errno != EAGAIN && errno != EINTR && errno != ENODEV)
 			die("cannot read the ring buffer of CPU %d: %s",
 			    cpus[i].cpu, strerror(errno));
 	}
