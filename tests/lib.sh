@@ -400,6 +400,7 @@ declare -A DT_PID=()
 dt_start() {
 	local name=$1 i pid
 	shift
+	: >"$DMP_TMP/$name.err"	# before the background shell opens it
 	"$DMPTRACE" "$@" >"$DMP_TMP/$name.out" 2>"$DMP_TMP/$name.err" &
 	pid=$!
 	_pids+=("$pid")
