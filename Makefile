@@ -21,9 +21,10 @@
 #   make check-host   the same tests on this host's kernel (root, needs dm-mod)
 #   make lint         checkpatch --strict once, W=1 and sparse for each of
 #                     $(KERNELS) (KDIR=...: those headers only); all clean
-#   make bench        dmp against dm-linear and dm-stats in the guest, table
-#                     in bench/results.md (~30 min); QUICK=1: a smoke run
-#                     (~2 min) that leaves bench/results.md alone
+#   make bench        dmp against dm-linear and dm-stats, and the cost of
+#                     tracing, in the guest; table in bench/results.md
+#                     (~17 min); QUICK=1: a smoke run (~2 min) that leaves
+#                     bench/results.md alone
 #   make deps         install the Debian packages all of the above need
 #
 # check/demo take KERNEL=<name> (the guest kernel, default stock) and
